@@ -1,0 +1,5 @@
+"""`python -m aiops` runs the CLI."""
+
+from aiops.cli import main
+
+main()
