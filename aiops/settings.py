@@ -255,10 +255,14 @@ def _check_semantics(s: Settings, source: str) -> None:
             raise SettingsError(
                 f"{source}: targets[{i}].workload: {t.workload!r} must be namespace/Kind/name"
             )
+    from aiops.errors import InputError
     from aiops.model.quantity import parse_cpu, parse_memory
 
-    parse_cpu(s.rightsizing.min_cpu, field=f"{source}: rightsizing.min_cpu")
-    parse_memory(s.rightsizing.min_memory, field=f"{source}: rightsizing.min_memory")
+    try:
+        parse_cpu(s.rightsizing.min_cpu, field=f"{source}: rightsizing.min_cpu")
+        parse_memory(s.rightsizing.min_memory, field=f"{source}: rightsizing.min_memory")
+    except InputError as exc:
+        raise SettingsError(exc.message) from exc
 
 
 def _type_name(tp: Any) -> str:
