@@ -42,7 +42,7 @@ def test_parse_memory(text: object, num_bytes: float) -> None:
 
 @pytest.mark.parametrize("bad", ["lots", "12Qi", "", True, "1..2"])
 def test_bad_quantities_name_the_field(bad: object) -> None:
-    with pytest.raises(InputError, match="resources.limits.memory"):
+    with pytest.raises(InputError, match=r"resources\.limits\.memory"):
         parse_memory(bad, field="resources.limits.memory")
 
 
