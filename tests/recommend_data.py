@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from aiops.model.usage import ContainerSeries, Resource, UsageData
 from factories import (
     T0,
     container,
@@ -27,9 +25,10 @@ from factories import (
     pod,
     replicaset,
     snapshot,
-    terminated,
     validate,
 )
+
+from aiops.model.usage import ContainerSeries, Resource, UsageData
 
 MI = 2**20
 END = T0.timestamp()
@@ -83,8 +82,13 @@ def workload(
             container_status(cname, image, last_state=last_state, restart_count=1 if last_state else 0)
         ]
         items.append(
-            pod(pname, namespace, containers=[ctr], owner=("ReplicaSet", f"{name}-{rs_hash}"),
-                container_statuses=statuses)
+            pod(
+                pname,
+                namespace,
+                containers=[ctr],
+                owner=("ReplicaSet", f"{name}-{rs_hash}"),
+                container_statuses=statuses,
+            )
         )
     return items
 
@@ -106,7 +110,10 @@ def hpa(
                 "metrics": [
                     {
                         "type": "Resource",
-                        "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": cpu}},
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": cpu},
+                        },
                     }
                 ],
             },
@@ -197,5 +204,3 @@ def write_json(path: Path, doc: Any) -> Path:
 
 def snapshot_file(path: Path, items: Iterable[dict[str, Any]]) -> Path:
     return write_json(path, kube_list(items))
-
-

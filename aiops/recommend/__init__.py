@@ -178,7 +178,9 @@ def run_all(
                 sk = Skipped(
                     kind=kind,
                     target=ref,
-                    reason=f"all {len(w.pods)} pod(s) are Running and Ready and no finding names the workload",
+                    reason=(
+                        f"all {len(w.pods)} pod(s) are Running and Ready and no finding names the workload"
+                    ),
                     cause="cleared",
                 )
                 if sk.key not in fix_keys:
@@ -232,6 +234,32 @@ def _pools(ctx: _Ctx, w: Workload, resource: Resource) -> dict[str, Pooled | Non
     return out
 
 
+def _hpa_basis(
+    w: Workload, cpu_pools: dict[str, Pooled | None], wl_totals: Totals | None, pct: float
+) -> dict[str, tuple[float, str]]:
+    """HPA-aware CPU sizing (rightsizing.md §4.4): when an HPA on CPU is actually scaling (not pinned
+    at minReplicas ≥ 90 % of the time), size each container's CPU request as the per-pod average
+    P95 over the HPA's target, so the HPA keeps its utilization and no downward spiral starts."""
+    hpa = w.hpa
+    out: dict[str, tuple[float, str]] = {}
+    if hpa is None or not hpa.target_cpu or wl_totals is None or scaling.hpa_pinned_at_min(w, wl_totals):
+        return out
+    for name, p in cpu_pools.items():
+        if p is None or not rightsize.enough(p):
+            continue
+        t = totals([p])
+        if t is None:
+            continue
+        per_pod = float(np.percentile(t.per_pod, pct))
+        out[name] = (
+            per_pod / (hpa.target_cpu / 100.0),
+            f"HPA {hpa.ref.name} scales on CPU at {hpa.target_cpu} %: request = per-pod average "
+            f"P{pct:g} {per_pod * 1000:.1f}m / {hpa.target_cpu} % (keeps the HPA's utilization, "
+            "no feedback spiral)",
+        )
+    return out
+
+
 def _workload(ctx: _Ctx, w: Workload, source_error: str | None) -> tuple[list[Recommendation], list[Skipped]]:
     st = ctx.settings
     recs: list[Recommendation] = []
@@ -255,27 +283,9 @@ def _workload(ctx: _Ctx, w: Workload, source_error: str | None) -> tuple[list[Re
         cpu_pools = _pools(ctx, w, "cpu")
         mem_pools = _pools(ctx, w, "memory")
 
-    # HPA-aware CPU basis (rightsizing.md §4.4)
-    hpa_basis: dict[str, tuple[float, str]] = {}
     all_cpu = [p for p in cpu_pools.values() if p is not None and p.n]
     wl_totals: Totals | None = totals(all_cpu) if all_cpu else None
-    hpa = w.hpa
-    if hpa is not None and hpa.target_cpu and wl_totals is not None:
-        if not scaling.hpa_pinned_at_min(w, wl_totals):
-            for name, p in cpu_pools.items():
-                if rightsize.enough(p):
-                    assert p is not None
-                    t = totals([p])
-                    if t is None:
-                        continue
-                    per_pod = float(np.percentile(t.per_pod, st.rightsizing.percentile))
-                    basis = per_pod / (hpa.target_cpu / 100.0)
-                    hpa_basis[name] = (
-                        basis,
-                        f"HPA {hpa.ref.name} scales on CPU at {hpa.target_cpu} %: request sized as per-pod "
-                        f"P{st.rightsizing.percentile:g} {per_pod * 1000:.1f}m / {hpa.target_cpu} % "
-                        "(keeps the HPA's utilization, no feedback spiral)",
-                    )
+    hpa_basis = _hpa_basis(w, cpu_pools, wl_totals, st.rightsizing.percentile)
 
     results: dict[str, rightsize.ContainerResult] = {}
     for c in w.containers:
@@ -285,11 +295,11 @@ def _workload(ctx: _Ctx, w: Workload, source_error: str | None) -> tuple[list[Re
                 ooms_seen.setdefault((o.pod, o.container), o)
         results[c.name] = rightsize.size_container(
             c,
-            cpu_pools.get(c.name),
-            mem_pools.get(c.name),
-            list(ooms_seen.values()),
-            st.rightsizing,
-            ctx.inv.largest_node,
+            cpu=cpu_pools.get(c.name),
+            memory=mem_pools.get(c.name),
+            ooms=list(ooms_seen.values()),
+            settings=st.rightsizing,
+            node=ctx.inv.largest_node,
             min_cpu=ctx.min_cpu,
             min_memory=ctx.min_memory,
             hpa_cpu_basis=hpa_basis.get(c.name),
@@ -317,8 +327,10 @@ def _workload(ctx: _Ctx, w: Workload, source_error: str | None) -> tuple[list[Re
             notes.extend(r.notes)
             if r.name in changed:
                 notes.extend(r.insufficient)
-        evidence.append(f"{w.replicas} replica(s); cost at {st.rightsizing.prices.cpu_hour}$/CPU-h, "
-                        f"{st.rightsizing.prices.gib_hour}$/GiB-h")
+        evidence.append(
+            f"{w.replicas} replica(s); cost at {st.rightsizing.prices.cpu_hour}$/CPU-h, "
+            f"{st.rightsizing.prices.gib_hour}$/GiB-h"
+        )
         rationale = f"Right-size {w.ref.kind} {w.ref.name} from {basis}: {summary}."
         if cost.monthly_before > 0:
             rationale += (
@@ -372,7 +384,13 @@ def _workload(ctx: _Ctx, w: Workload, source_error: str | None) -> tuple[list[Re
         cur_req = None if any(v is None for v in cur_reqs) else sum(v or 0.0 for v in cur_reqs)
         span_days = max(p.span_seconds for p in all_cpu) / 86400.0
         advice, scale_notes = scaling.advise(
-            w, wl_totals, span_days, new_req, cur_req, st.scaling, oom_in_window=oom_any
+            w,
+            wl_totals,
+            span_days=span_days,
+            request_per_pod=new_req,
+            current_request_per_pod=cur_req,
+            settings=st.scaling,
+            oom_in_window=oom_any,
         )
         per_pod_after = [(r.new.cpu_request, r.new.memory_request) for r in results.values()]
         per_pod_cost = costs.monthly(1, per_pod_after, st.rightsizing.prices)

@@ -32,7 +32,7 @@ MAX_EVIDENCE = 6
 
 
 def split_image(image: str) -> tuple[str, str | None]:
-    """"registry:5000/app:1.2@sha256:…" → ("registry:5000/app", "1.2"); no tag → (repo, None)."""
+    """ "registry:5000/app:1.2@sha256:…" → ("registry:5000/app", "1.2"); no tag → (repo, None)."""
     ref = image.split("@", 1)[0]
     slash = ref.rfind("/")
     colon = ref.rfind(":")
@@ -113,7 +113,7 @@ def _dependency_down(detail: dict[str, object], namespace: str, inv: Inventory) 
     host = str(detail.get("service") or detail.get("host") or "")
     if not host:
         return None
-    name = host.split(".")[0]
+    name = host.split(".", maxsplit=1)[0]
     ns = host.split(".")[1] if host.count(".") >= 1 and not host.replace(".", "").isdigit() else namespace
     svc = inv.snapshot.get("Service", ns, name)
     if svc is None:
@@ -194,8 +194,8 @@ def from_findings(findings: Sequence[Finding], inv: Inventory, settings: Setting
                         kind="image",
                         target=target,
                         reason=(
-                            f"image {bad_image or '?'} of container {container or '?'} does not exist, and no "
-                            "earlier ReplicaSet in the snapshot ran another tag to go back to"
+                            f"image {bad_image or '?'} of container {container or '?'} does not exist, "
+                            "and no earlier ReplicaSet in the snapshot ran another tag to go back to"
                         ),
                         cause="insufficient-data",
                     )
@@ -273,4 +273,3 @@ def _values_key(target: ObjectRef, settings: Settings, key: str) -> str:
         if t.workload == wanted and t.keys.config:
             return f"{t.keys.config}.{key}"
     return f"config.{key}"
-

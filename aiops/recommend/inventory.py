@@ -272,12 +272,12 @@ class Inventory:
         for ref in self.workloads:
             name = re.escape(ref.name)
             if ref.kind == "Deployment":
-                pat = rf"{name}-[a-z0-9]{{5,10}}-[a-z0-9]{{5}}"
+                text = rf"{name}-[a-z0-9]{{5,10}}-[a-z0-9]{{5}}"
             elif ref.kind == "StatefulSet":
-                pat = rf"{name}-\d+"
+                text = rf"{name}-\d+"
             else:  # DaemonSet, bare ReplicaSet
-                pat = rf"{name}-[a-z0-9]{{5}}"
-            by_ns.setdefault(ref.namespace, []).append((len(ref.name), re.compile(pat), ref))
+                text = rf"{name}-[a-z0-9]{{5}}"
+            by_ns.setdefault(ref.namespace, []).append((len(ref.name), re.compile(text), ref))
         # ReplicaSets of Deployments present in the snapshot (older revisions included)
         for rs in self.snapshot.of_kind("ReplicaSet"):
             chain = self.snapshot.owner_chain(rs)

@@ -143,12 +143,12 @@ def oom_floor(limit_at_kill: float) -> float:
 
 def size_container(
     spec: ContainerSpec,
+    *,
     cpu: Pooled | None,
     memory: Pooled | None,
     ooms: list[OomKill],
     settings: Rightsizing,
     node: tuple[float, float] | None,
-    *,
     min_cpu: float,
     min_memory: float,
     hpa_cpu_basis: tuple[float, str] | None = None,
@@ -201,7 +201,7 @@ def size_container(
         if node is not None and req > node[0] * NODE_FRACTION:
             req = math.floor(node[0] * NODE_FRACTION * 200) / 200
             clamped = True
-            notes.append(f"{spec.name}: CPU request clamped to 90 % of the largest node ({format_cpu(node[0])})")
+            notes.append(f"{spec.name}: CPU request clamped to 90 % of the largest node")
         new_cpu_req = _hysteresis(req, cur.cpu_request, settings.hysteresis)
         new_cpu_lim = _cpu_limit(settings.cpu_limit, new_cpu_req, cur, cpu)
         if new_cpu_lim is not None and node is not None and new_cpu_lim > node[0]:
@@ -254,7 +254,8 @@ def size_container(
             lim, _ = _cap_decrease(lim, cur.memory_limit, conf, nice_ceil_mi)
         evidence.append(
             f"{spec.name}: memory p{pct:g} {fmt_mem_exact(p)}, peak {fmt_mem_exact(peak)} over {memory.n}"
-            f" samples from {len(memory.pods)} pod(s), {memory.span_seconds / 86400:.1f} d ({conf} confidence)"
+            f" samples from {len(memory.pods)} pod(s), {memory.span_seconds / 86400:.1f} d"
+            f" ({conf} confidence)"
         )
         if peak > req:
             notes.append(

@@ -66,11 +66,11 @@ def hpa_pinned_at_min(workload: Workload, totals: Totals | None) -> bool:
 def advise(
     workload: Workload,
     totals: Totals | None,
+    *,
     span_days: float,
     request_per_pod: float,
     current_request_per_pod: float | None,
     settings: Scaling,
-    *,
     oom_in_window: bool,
 ) -> tuple[list[ScaleAdvice], list[str]]:
     """Scaling advice for one workload, and notes saying why there is none when data says so."""

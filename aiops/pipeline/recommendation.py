@@ -1,0 +1,150 @@
+"""The recommend flow: read the cluster, diagnose, read usage, run the recommendation engine.
+
+Composes the cluster source (files or live), the pure diagnosis, the usage sources of
+`aiops.metrics` (files `--usage kind=FILE`, `--usage-dir DIR`, `--prometheus URL`) and the pure
+`aiops.recommend.run_all`. Errors come up as `AiopsError`s (bad input → exit 2, Prometheus or the
+cluster unreachable → exit 3); nothing is written anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from aiops.errors import InputError
+from aiops.model.findings import Diagnosis
+from aiops.model.snapshot import Snapshot
+from aiops.model.usage import Resource, UsageData
+from aiops.settings import Settings, load_settings
+
+RESOURCES: tuple[Resource, ...] = ("cpu", "memory")
+
+
+@dataclass(frozen=True)
+class RecommendRequest:
+    """Everything `aiops recommend` was asked, as plain values."""
+
+    snapshots: tuple[str, ...] = ()
+    logs: str | None = None
+    at: str | None = None
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespaces: tuple[str, ...] = ()
+    all_namespaces: bool = False
+    live: bool = False
+    usage: tuple[str, ...] = ()  # "cpu=FILE" / "memory=FILE"
+    usage_dir: str | None = None
+    prometheus: str | None = None
+    config_path: str | None = None
+
+
+@dataclass(frozen=True)
+class RecommendOutcome:
+    snapshot: Snapshot
+    diagnosis: Diagnosis
+    usage: UsageData
+    result: Any  # aiops.recommend.Result
+    settings: Settings
+    notes: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = self.result.to_dict()
+        return out
+
+
+def parse_usage_specs(specs: Sequence[str]) -> list[tuple[Resource, str]]:
+    """`cpu=FILE` / `memory=FILE` → (resource, path); a spec without a known kind is exit 2."""
+    out: list[tuple[Resource, str]] = []
+    for spec in specs:
+        kind, sep, path = spec.partition("=")
+        kind = kind.strip().lower()
+        if not sep or not path:
+            raise InputError(
+                f"--usage {spec}: say which resource the file holds "
+                f"(--usage cpu={spec} or --usage memory={spec})"
+            )
+        if kind not in RESOURCES:
+            raise InputError(f"--usage {spec}: {path}: unknown kind {kind!r} (cpu or memory)")
+        out.append(("cpu" if kind == "cpu" else "memory", path))
+    return out
+
+
+def _source(req: RecommendRequest, settings: Settings) -> Any:
+    from aiops.cluster.files import FileSource, parse_at
+
+    at = parse_at(req.at)
+    if req.snapshots and not (req.kubeconfig or req.context or req.live):
+        return FileSource(paths=req.snapshots, logs_path=req.logs, at=at)
+    from aiops.cluster.live import LiveSource
+
+    namespaces: Sequence[str] | None
+    if req.all_namespaces:
+        namespaces = None
+    else:
+        namespaces = req.namespaces or settings.namespaces
+    return LiveSource(kubeconfig=req.kubeconfig, context=req.context, namespaces=namespaces, at=at)
+
+
+def load_usage(
+    req: RecommendRequest, settings: Settings, snapshot: Snapshot, namespaces: Sequence[str]
+) -> UsageData:
+    """Read the usage the request names (nothing named → empty `UsageData`)."""
+    files = parse_usage_specs(req.usage)
+    url = req.prometheus or None
+    if not files and not req.usage_dir and not url:
+        return UsageData()
+    end = snapshot.at
+    start = end - timedelta(days=settings.rightsizing.window_days)
+    from aiops import metrics
+
+    loader = getattr(metrics, "load_usage", None)
+    if loader is None:  # pragma: no cover - depends on the metrics adapter being present
+        raise InputError("usage sources are not available in this installation (aiops.metrics.load_usage)")
+    data = loader(
+        files=files,
+        usage_dir=req.usage_dir,
+        prometheus=url,
+        settings=settings,
+        namespaces=list(namespaces),
+        start=start,
+        end=end,
+    )
+    assert isinstance(data, UsageData)
+    return data
+
+
+def recommend(req: RecommendRequest) -> RecommendOutcome:
+    """Run the whole flow for one request."""
+    from aiops.diagnose import run_all as diagnose
+    from aiops.recommend import run_all
+
+    settings = load_settings(req.config_path, required=req.config_path is not None)
+    parse_usage_specs(req.usage)  # bad flags fail before any reading
+    for _kind, path in parse_usage_specs(req.usage):
+        if not Path(path).is_file():
+            raise InputError(f"--usage: {path}: no such file")
+    if req.usage_dir and not Path(req.usage_dir).is_dir():
+        raise InputError(f"--usage-dir: {req.usage_dir}: no such directory")
+    snapshot = _source(req, settings).read()
+    namespaces: list[str] = list(req.namespaces)
+    if not namespaces and not req.snapshots and not req.all_namespaces:
+        namespaces = list(settings.namespaces)
+    if not namespaces:
+        namespaces = sorted(
+            {str((o.get("metadata") or {}).get("namespace") or "") for o in snapshot.items} - {""}
+        )
+    diagnosis = diagnose(snapshot, namespaces=req.namespaces or None)
+    usage = load_usage(req, settings, snapshot, namespaces)
+    result = run_all(
+        snapshot,
+        usage,
+        diagnosis.findings,
+        settings,
+        snapshot.at,
+        namespaces=req.namespaces or None,
+    )
+    notes = tuple(snapshot.notes) + tuple(result.notes)
+    return RecommendOutcome(snapshot, diagnosis, usage, result, settings, notes)
