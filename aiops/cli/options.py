@@ -21,7 +21,7 @@ def cluster_options(func: F) -> F:
             multiple=True,
             type=click.Path(dir_okay=False),
             help="kubectl List file (YAML or JSON, `kubectl get ... -A -o yaml`); repeatable. "
-            "Without it (and without --kubeconfig/--context) the live cluster is read.",
+            "Without it and without --kubeconfig/--context/--live, the bundled sample cluster is read.",
         ),
         click.option(
             "--logs",

@@ -1,0 +1,418 @@
+"""`LiveSource`: a `Snapshot` read from a live API server with the official `kubernetes` client.
+
+Read-only: only GET list calls for the kinds of DESIGN §4.1 (+ metrics.k8s.io PodMetrics) and pod
+logs; Secrets are never requested. Responses are taken raw (`ApiClient.call_api`, JSON parsed with
+orjson) instead of typed models, which cost ~8× here. Lists are paginated with `limit`/`continue`,
+scoped to the given namespaces (all when None), and run concurrently in a bounded thread pool.
+Previous-container logs are fetched only for crashing containers (restarted and in back-off or
+terminated recently), with a bounded tail, concurrently.
+
+Failures: 5xx, 429, timeouts and connection errors are retried a bounded number of times, then
+raise `UnreachableError` (exit 3) naming the endpoint; a 403 (or 404) on one kind becomes a note,
+not a failure; PodMetrics and logs are optional (problems become notes). Kubeconfig problems raise
+`InputError` naming the flag. The snapshot is judged at the API server's clock (its `Date` header)
+unless `at` is given. `kubernetes` is imported lazily; this module never writes to the cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote
+
+from aiops.errors import InputError, UnreachableError
+from aiops.model import Snapshot, parse_time
+from aiops.model.k8s import K8sObject
+
+__all__ = ["KINDS", "LiveSource", "ResourceKind", "crashing_containers"]
+
+
+@dataclass(frozen=True)
+class ResourceKind:
+    """One listable resource: group/version, plural, kind, namespaced; optional ones never fail a read."""
+
+    group_version: str
+    plural: str
+    kind: str
+    namespaced: bool = True
+    optional: bool = False
+
+    def path(self, namespace: str | None) -> str:
+        base = "/api/v1" if self.group_version == "v1" else f"/apis/{self.group_version}"
+        if namespace is not None and self.namespaced:
+            return f"{base}/namespaces/{quote(namespace, safe='')}/{self.plural}"
+        return f"{base}/{self.plural}"
+
+
+# DESIGN §4.1, in that order, + PodMetrics. Never Secrets.
+KINDS: tuple[ResourceKind, ...] = (
+    ResourceKind("v1", "pods", "Pod"),
+    ResourceKind("v1", "events", "Event"),
+    ResourceKind("apps/v1", "deployments", "Deployment"),
+    ResourceKind("apps/v1", "replicasets", "ReplicaSet"),
+    ResourceKind("apps/v1", "statefulsets", "StatefulSet"),
+    ResourceKind("apps/v1", "daemonsets", "DaemonSet"),
+    ResourceKind("batch/v1", "jobs", "Job"),
+    ResourceKind("v1", "services", "Service"),
+    ResourceKind("v1", "endpoints", "Endpoints"),
+    ResourceKind("v1", "persistentvolumeclaims", "PersistentVolumeClaim"),
+    ResourceKind("v1", "nodes", "Node", namespaced=False),
+    ResourceKind("autoscaling/v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler"),
+    ResourceKind("v1", "configmaps", "ConfigMap"),
+    ResourceKind("v1", "namespaces", "Namespace", namespaced=False),
+    ResourceKind("v1", "serviceaccounts", "ServiceAccount"),
+    ResourceKind("rbac.authorization.k8s.io/v1", "roles", "Role"),
+    ResourceKind("rbac.authorization.k8s.io/v1", "rolebindings", "RoleBinding"),
+    ResourceKind("rbac.authorization.k8s.io/v1", "clusterroles", "ClusterRole", namespaced=False),
+    ResourceKind(
+        "rbac.authorization.k8s.io/v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False
+    ),
+    ResourceKind("networking.k8s.io/v1", "networkpolicies", "NetworkPolicy"),
+    ResourceKind("networking.k8s.io/v1", "ingresses", "Ingress"),
+    ResourceKind("metrics.k8s.io/v1beta1", "pods", "PodMetrics", optional=True),
+)
+
+_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+_CRASH_WAITING = frozenset({"CrashLoopBackOff", "RunContainerError", "CreateContainerError"})
+RECENT = timedelta(hours=1)
+
+
+class _HttpError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class _Task:
+    kind: ResourceKind
+    namespace: str | None
+    field_selector: str | None = None
+
+
+@dataclass
+class LiveSource:
+    """Reads a live cluster. `namespaces=None` reads every namespace (`-A`)."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespaces: Sequence[str] | None = None
+    at: datetime | None = None
+    log_tail: int = 80
+    log_limit_bytes: int = 64 * 1024
+    page_limit: int = 500
+    workers: int = 8
+    log_workers: int = 16
+    retries: int = 3
+    backoff: float = 0.2
+    timeout: float = 15.0
+    kinds: tuple[ResourceKind, ...] = KINDS
+
+    def __post_init__(self) -> None:
+        self._client: Any = None
+        self._endpoint = "the cluster"
+        self._cluster: str | None = None
+        self._server_date: datetime | None = None
+
+    # ---- public ------------------------------------------------------------------------
+    def read(self) -> Snapshot:
+        self._connect()
+        self._probe()
+        notes: list[str] = []
+        tasks = self._tasks()
+        results: list[list[K8sObject] | str] = [[] for _ in tasks]
+        with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
+            futures = [pool.submit(self._list_all, t) for t in tasks]
+            for i, fut in enumerate(futures):
+                results[i] = fut.result()  # UnreachableError propagates (after retries)
+        items: list[K8sObject] = []
+        seen_notes: set[str] = set()
+        wanted_ns = set(self.namespaces) if self.namespaces is not None else None
+        for task, res in zip(tasks, results):
+            if isinstance(res, str):
+                if res not in seen_notes:
+                    seen_notes.add(res)
+                    notes.append(res)
+                continue
+            if task.kind.kind == "Namespace" and wanted_ns is not None:
+                res = [o for o in res if (o.get("metadata") or {}).get("name") in wanted_ns]
+            items.extend(res)
+        at = self.at or self._server_date or datetime.now(UTC)
+        logs, log_notes = self._previous_logs(items, at)
+        notes.extend(log_notes)
+        return Snapshot(
+            items=tuple(items),
+            at=at,
+            logs=logs,
+            sources=(self._endpoint,),
+            notes=tuple(notes),
+            cluster=self._cluster,
+        )
+
+    # ---- connection --------------------------------------------------------------------
+    def _connect(self) -> None:
+        if self._client is not None:
+            return
+        from kubernetes import config as kconfig
+        from kubernetes.client import ApiClient, Configuration
+        from kubernetes.config.config_exception import ConfigException
+
+        cfg = Configuration()
+        in_cluster = (
+            not self.kubeconfig and not self.context and bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+        )
+        try:
+            if in_cluster:
+                kconfig.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+                self._cluster = "in-cluster"
+            else:
+                kconfig.load_kube_config(  # type: ignore[no-untyped-call]
+                    config_file=self.kubeconfig, context=self.context, client_configuration=cfg
+                )
+                self._cluster = self.context or _current_context(self.kubeconfig)
+        except ConfigException as exc:
+            flag = "--context" if self.context and "context" in str(exc).lower() else "--kubeconfig"
+            where = self.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+            raise InputError(
+                f"{flag}: cannot load cluster config from {where}: {_one_line(str(exc))}",
+                hint="pass --kubeconfig FILE / --context NAME, or --snapshot FILE to read a file",
+            ) from None
+        except (OSError, ValueError, TypeError) as exc:
+            where = self.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+            raise InputError(f"--kubeconfig: cannot read {where}: {_one_line(str(exc))}") from None
+        cfg.retries = 0  # retries are ours (bounded, with back-off, on 5xx and timeouts too)
+        cfg.connection_pool_maxsize = max(self.workers, self.log_workers, 4)
+        self._endpoint = str(cfg.host)
+        self._client = ApiClient(cfg)
+
+    def _get(self, path: str, query: Sequence[tuple[str, str]] = ()) -> tuple[bytes, Any]:
+        """GET with bounded retries; returns (body, headers) or raises _HttpError / UnreachableError."""
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
+        last = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * (2 ** (attempt - 1)))
+            try:
+                params = self._client.param_serialize(
+                    method="GET",
+                    resource_path=path,
+                    query_params=list(query),
+                    header_params={"Accept": "application/json, */*"},
+                    auth_settings=["BearerToken"],
+                )
+                resp = self._client.call_api(*params, _request_timeout=self.timeout)
+                body = resp.read()
+            except (urllib3.exceptions.HTTPError, ApiException, OSError) as exc:
+                last = _describe_io_error(exc)
+                continue
+            status = int(resp.status)
+            if 200 <= status < 300:
+                return body, resp.headers
+            message = _status_message(body) or f"HTTP {status}"
+            if status in _RETRY_STATUS:
+                last = f"HTTP {status}: {message}"
+                continue
+            raise _HttpError(status, message)
+        raise UnreachableError(
+            f"cluster {self._endpoint}: GET {path} failed after {self.retries + 1} attempts: {last}",
+            hint="check that the cluster is up and reachable (kubectl cluster-info)",
+        )
+
+    def _probe(self) -> None:
+        """One cheap call first, so an unreachable cluster fails once, fast, with a clear message."""
+        try:
+            _, headers = self._get("/version")
+        except _HttpError as exc:
+            if exc.status == 401:
+                raise UnreachableError(
+                    f"cluster {self._endpoint}: credentials rejected (401 Unauthorized)"
+                ) from None
+            return  # /version may be forbidden to this identity; the lists will tell
+        date = headers.get("Date") if headers is not None else None
+        if date:
+            try:
+                self._server_date = parsedate_to_datetime(date).astimezone(UTC)
+            except (TypeError, ValueError):
+                self._server_date = None
+
+    # ---- lists -------------------------------------------------------------------------
+    def _tasks(self) -> list[_Task]:
+        tasks: list[_Task] = []
+        for kind in self.kinds:
+            if not kind.namespaced or self.namespaces is None:
+                tasks.append(_Task(kind, None))
+            else:
+                tasks.extend(_Task(kind, ns) for ns in self.namespaces)
+            if kind.kind == "Event" and self.namespaces is not None and "default" not in self.namespaces:
+                # node events live in `default`: keep NodeNotReady/pressure evidence when scoped
+                tasks.append(_Task(kind, "default", field_selector="involvedObject.kind=Node"))
+        return tasks
+
+    def _list_all(self, task: _Task) -> list[K8sObject] | str:
+        """Every page of one list; a note string instead when the kind is forbidden/absent/optional."""
+        import orjson
+
+        kind = task.kind
+        path = kind.path(task.namespace)
+        out: list[K8sObject] = []
+        token = ""
+        where = f" in namespace {task.namespace}" if task.namespace and kind.namespaced else ""
+        api = kind.group_version
+        while True:
+            query = [("limit", str(self.page_limit))]
+            if token:
+                query.append(("continue", token))
+            if task.field_selector:
+                query.append(("fieldSelector", task.field_selector))
+            try:
+                body, _ = self._get(path, query)
+            except _HttpError as exc:
+                if exc.status == 401:
+                    raise UnreachableError(
+                        f"cluster {self._endpoint}: credentials rejected (401 Unauthorized) on GET {path}"
+                    ) from None
+                if exc.status == 410 and token:  # continue token expired: start the list again
+                    token = ""
+                    out = []
+                    continue
+                if exc.status == 403:
+                    return f"no permission to list {kind.plural} ({api}){where}: {kind.kind} checks skipped"
+                if exc.status == 404:
+                    return f"{kind.plural} ({api}) is not served by this cluster: no {kind.kind} objects read"
+                if kind.optional:
+                    return f"{kind.plural} ({api}) could not be read: HTTP {exc.status}: {exc.message}"
+                raise UnreachableError(
+                    f"cluster {self._endpoint}: GET {path} answered {exc.status}: {exc.message}"
+                ) from None
+            except UnreachableError as exc:
+                if kind.optional:
+                    return f"{kind.plural} ({api}) could not be read: {exc.message}"
+                raise
+            try:
+                doc = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                raise UnreachableError(
+                    f"cluster {self._endpoint}: GET {path} returned a body that is not JSON"
+                ) from None
+            for item in doc.get("items") or ():
+                if isinstance(item, dict):
+                    item.setdefault("kind", kind.kind)
+                    item.setdefault("apiVersion", api)
+                    out.append(item)
+            token = str((doc.get("metadata") or {}).get("continue") or "")
+            if not token:
+                return out
+
+    # ---- logs --------------------------------------------------------------------------
+    def _previous_logs(self, items: Sequence[K8sObject], at: datetime) -> tuple[dict[str, str], list[str]]:
+        wanted = crashing_containers(items, at)
+        if not wanted:
+            return {}, []
+        logs: dict[str, str] = {}
+        failures: list[str] = []
+
+        def fetch(key: tuple[str, str, str]) -> tuple[tuple[str, str, str], str | None, str | None]:
+            ns, pod, container = key
+            path = f"/api/v1/namespaces/{quote(ns, safe='')}/pods/{quote(pod, safe='')}/log"
+            query = [
+                ("container", container),
+                ("previous", "true"),
+                ("tailLines", str(self.log_tail)),
+                ("limitBytes", str(self.log_limit_bytes)),
+            ]
+            try:
+                body, _ = self._get(path, query)
+            except _HttpError as exc:
+                if exc.status in (400, 404):  # no previous instance (any more): nothing to read
+                    return key, None, None
+                return key, None, f"HTTP {exc.status}"
+            except UnreachableError:
+                return key, None, "unreachable"
+            return key, body.decode("utf-8", errors="replace"), None
+
+        with ThreadPoolExecutor(max_workers=max(1, self.log_workers)) as pool:
+            for key, text, err in pool.map(fetch, wanted):
+                if text is not None:
+                    logs["/".join(key)] = text
+                elif err is not None:
+                    failures.append(f"{'/'.join(key)} ({err})")
+        notes: list[str] = []
+        if failures:
+            shown = ", ".join(failures[:3]) + (f" and {len(failures) - 3} more" if len(failures) > 3 else "")
+            notes.append(f"previous logs could not be read for {len(failures)} container(s): {shown}")
+        return logs, notes
+
+
+def crashing_containers(items: Sequence[K8sObject], at: datetime) -> list[tuple[str, str, str]]:
+    """(namespace, pod, container) of containers worth a previous-log fetch.
+
+    Restarted at least once, and either waiting in back-off (CrashLoopBackOff, RunContainerError,
+    CreateContainerError) or terminated within the last hour before `at`.
+    """
+    out: list[tuple[str, str, str]] = []
+    since = at - RECENT
+    for obj in items:
+        if obj.get("kind") != "Pod":
+            continue
+        meta = obj.get("metadata") or {}
+        status = obj.get("status") or {}
+        for key in ("initContainerStatuses", "containerStatuses"):
+            for cs in status.get(key) or ():
+                if not isinstance(cs, dict) or not int(cs.get("restartCount") or 0):
+                    continue
+                waiting = ((cs.get("state") or {}).get("waiting") or {}).get("reason")
+                finished = parse_time(((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt"))
+                if waiting in _CRASH_WAITING or (finished is not None and finished >= since):
+                    out.append((str(meta.get("namespace") or ""), str(meta.get("name")), str(cs.get("name"))))
+    return out
+
+
+def _current_context(kubeconfig: str | None) -> str | None:
+    from kubernetes import config as kconfig
+
+    try:
+        _, active = kconfig.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+    except Exception:  # the config already loaded; the name is only a label
+        return None
+    return str(active.get("name")) if isinstance(active, dict) and active.get("name") else None
+
+
+def _status_message(body: bytes) -> str:
+    import orjson
+
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _one_line(body[:200].decode("utf-8", errors="replace"))
+    if isinstance(doc, dict) and doc.get("message"):
+        return _one_line(str(doc["message"]))
+    return ""
+
+
+def _describe_io_error(exc: BaseException) -> str:
+    reason: BaseException = exc
+    inner = getattr(exc, "reason", None)
+    if isinstance(inner, BaseException):
+        reason = inner
+    text = str(reason)
+    low = text.lower()
+    if "refused" in low:
+        return "connection refused"
+    if "timed out" in low or "timeout" in low:
+        return "timed out"
+    if "name or service not known" in low or "nodename nor servname" in low or "resolution" in low:
+        return "DNS lookup failed"
+    return _one_line(f"{type(reason).__name__}: {text}")[:200]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,412 @@
+"""A small fake Kubernetes API server over real HTTP, for the official client (DESIGN §5).
+
+stdlib `ThreadingHTTPServer`, HTTP/1.1 keep-alive, JSON shaped as the API server returns it: list
+responses are `<Kind>List` objects whose items carry no kind/apiVersion, `metadata.continue` and
+`remainingItemCount` with `limit`, `Status` error bodies. It serves: `/version`, discovery
+(`/api`, `/apis`, `/api/v1`, `/apis/<g>/<v>`), list (all namespaces and per namespace) and get
+for every snapshot kind, equality label/field selectors, pod logs (`tailLines`, `previous=true`),
+metrics.k8s.io PodMetrics. Faults: `forbid()` (403 on a resource), `fail()` (5xx N times),
+`delay()` (slow responses, for timeouts). Every request is recorded. Used by tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+
+# (group/version, plural, kind, namespaced)
+RESOURCES: tuple[tuple[str, str, str, bool], ...] = (
+    ("v1", "pods", "Pod", True),
+    ("v1", "events", "Event", True),
+    ("v1", "services", "Service", True),
+    ("v1", "endpoints", "Endpoints", True),
+    ("v1", "persistentvolumeclaims", "PersistentVolumeClaim", True),
+    ("v1", "configmaps", "ConfigMap", True),
+    ("v1", "serviceaccounts", "ServiceAccount", True),
+    ("v1", "secrets", "Secret", True),
+    ("v1", "nodes", "Node", False),
+    ("v1", "namespaces", "Namespace", False),
+    ("apps/v1", "deployments", "Deployment", True),
+    ("apps/v1", "replicasets", "ReplicaSet", True),
+    ("apps/v1", "statefulsets", "StatefulSet", True),
+    ("apps/v1", "daemonsets", "DaemonSet", True),
+    ("batch/v1", "jobs", "Job", True),
+    ("batch/v1", "cronjobs", "CronJob", True),
+    ("autoscaling/v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True),
+    ("networking.k8s.io/v1", "networkpolicies", "NetworkPolicy", True),
+    ("networking.k8s.io/v1", "ingresses", "Ingress", True),
+    ("rbac.authorization.k8s.io/v1", "roles", "Role", True),
+    ("rbac.authorization.k8s.io/v1", "rolebindings", "RoleBinding", True),
+    ("rbac.authorization.k8s.io/v1", "clusterroles", "ClusterRole", False),
+    ("rbac.authorization.k8s.io/v1", "clusterrolebindings", "ClusterRoleBinding", False),
+    ("metrics.k8s.io/v1beta1", "pods", "PodMetrics", True),
+    ("metrics.k8s.io/v1beta1", "nodes", "NodeMetrics", False),
+)
+_BY_KIND = {(gv, kind): (gv, plural) for gv, plural, kind, _ in RESOURCES}
+_INFO = {(gv, plural): (kind, ns) for gv, plural, kind, ns in RESOURCES}
+
+_PATH = re.compile(
+    r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))"
+    r"(?:/namespaces/(?P<ns>[^/]+))?/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?(?:/(?P<sub>log))?/?$"
+)
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+
+
+@dataclass
+class _Fault:
+    pattern: re.Pattern[str]
+    status: int = 503
+    times: int = 1
+    delay: float = 0.0
+
+
+@dataclass
+class FakeApiServer:
+    """In-memory API server. `start()` it, point a kubeconfig at `url`, `stop()` it."""
+
+    now: str | None = None  # value of the Date header (RFC 3339); None = the real clock
+    version: str = "v1.31.0"
+    objects: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    logs: dict[tuple[str, str, str, bool], str] = field(default_factory=dict)
+    requests: list[Request] = field(default_factory=list)
+    forbidden: set[tuple[str, str]] = field(default_factory=set)
+    faults: list[_Fault] = field(default_factory=list)
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # ---- seeding -----------------------------------------------------------------------
+    def add(self, obj: dict[str, Any]) -> None:
+        key = _BY_KIND.get((str(obj.get("apiVersion")), str(obj.get("kind"))))
+        if key is None:
+            raise ValueError(f"fake API: no resource for {obj.get('apiVersion')} {obj.get('kind')}")
+        stripped = {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
+        self.objects.setdefault(key, []).append(stripped)
+
+    def load(self, items: Iterable[dict[str, Any]]) -> None:
+        for obj in items:
+            self.add(obj)
+
+    def set_log(self, namespace: str, pod: str, container: str, text: str, *, previous: bool = False) -> None:
+        self.logs[(namespace, pod, container, previous)] = text
+
+    def forbid(self, plural: str, group_version: str = "v1") -> None:
+        self.forbidden.add((group_version, plural))
+
+    def fail(self, path_regex: str, *, status: int = 503, times: int = 1) -> None:
+        self.faults.append(_Fault(re.compile(path_regex), status=status, times=times))
+
+    def delay(self, path_regex: str, seconds: float, *, times: int = 1) -> None:
+        self.faults.append(_Fault(re.compile(path_regex), status=0, times=times, delay=seconds))
+
+    # ---- lifecycle ---------------------------------------------------------------------
+    def start(self) -> FakeApiServer:
+        fake = self
+
+        class Handler(_Handler):
+            server_fake = fake
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "fake API server not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def write_kubeconfig(self, path: Path, *, context: str = "fake", namespace: str = "default") -> Path:
+        path.write_text(
+            "apiVersion: v1\nkind: Config\n"
+            f"clusters:\n- name: {context}\n  cluster:\n    server: {self.url}\n"
+            f"users:\n- name: {context}-user\n  user:\n    token: fake-token-123\n"
+            f"contexts:\n- name: {context}\n  context:\n    cluster: {context}\n"
+            f"    user: {context}-user\n    namespace: {namespace}\n"
+            f"current-context: {context}\n",
+            encoding="utf-8",
+        )
+        return path
+
+    def list_paths(self) -> list[str]:
+        return [r.path for r in self.requests]
+
+    # ---- serving -----------------------------------------------------------------------
+    def handle(self, method: str, raw_path: str) -> tuple[int, str, bytes]:
+        parts = urlsplit(raw_path)
+        path = parts.path
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        with self._lock:
+            self.requests.append(Request(method, path, query))
+            fault = next((f for f in self.faults if f.times > 0 and f.pattern.search(path)), None)
+            if fault is not None:
+                fault.times -= 1
+        if fault is not None:
+            if fault.delay:
+                time.sleep(fault.delay)
+            if fault.status:
+                return _status(fault.status, "InternalError", f"injected failure on {path}")
+        if method != "GET":
+            return _status(405, "MethodNotAllowed", f"{method} is not allowed on the fake API")
+        if path.rstrip("/") == "/version":
+            return 200, "application/json", orjson.dumps(_version(self.version))
+        if path.rstrip("/") in ("/api", "/apis") or re.fullmatch(r"/api/v1/?|/apis/[^/]+/[^/]+/?", path):
+            return self._discovery(path.rstrip("/"))
+        m = _PATH.match(path)
+        if not m:
+            return _status(404, "NotFound", f"the server could not find the requested resource ({path})")
+        gv = m["core"] or f"{m['group']}/{m['version']}"
+        ns, plural, name, sub = m["ns"], m["plural"], m["name"], m["sub"]
+        if (gv, plural) not in _INFO:
+            return _status(404, "NotFound", f"the server could not find the requested resource ({path})")
+        kind, namespaced = _INFO[(gv, plural)]
+        if (gv, plural) in self.forbidden:
+            group = gv.rpartition("/")[0]
+            scope = f'in the namespace "{ns}"' if ns else "at the cluster scope"
+            return _status(
+                403,
+                "Forbidden",
+                f'{plural} is forbidden: User "system:serviceaccount:aiops:aiops" cannot list '
+                f'resource "{plural}" in API group "{group}" {scope}',
+            )
+        items = self.objects.get((gv, plural), [])
+        if sub == "log":
+            return self._log(ns or "", name or "", query)
+        if name:
+            for obj in items:
+                md = obj.get("metadata", {})
+                if md.get("name") == name and (md.get("namespace") or None) == ns:
+                    return 200, "application/json", orjson.dumps({"kind": kind, "apiVersion": gv, **obj})
+            return _status(404, "NotFound", f'{plural} "{name}" not found')
+        if ns is not None and not namespaced:
+            return _status(404, "NotFound", f"{plural} is not namespaced")
+        selected = [o for o in items if ns is None or o.get("metadata", {}).get("namespace") == ns]
+        if query.get("labelSelector"):
+            sel = _parse_selector(query["labelSelector"])
+            selected = [o for o in selected if _match_labels(o.get("metadata", {}).get("labels") or {}, sel)]
+        if query.get("fieldSelector"):
+            sel = _parse_selector(query["fieldSelector"])
+            selected = [o for o in selected if _match_fields(o, sel)]
+        start = 0
+        if query.get("continue"):
+            try:
+                start = int(orjson.loads(base64.urlsafe_b64decode(query["continue"]))["start"])
+            except (ValueError, KeyError, TypeError):
+                return _status(400, "BadRequest", "continue key is not valid")
+        limit = int(query.get("limit") or 0)
+        end = start + limit if limit > 0 else len(selected)
+        meta: dict[str, Any] = {"resourceVersion": "123456"}
+        if end < len(selected):
+            token = base64.urlsafe_b64encode(orjson.dumps({"start": end, "rv": 123456})).decode()
+            meta["continue"] = token
+            meta["remainingItemCount"] = len(selected) - end
+        body = {"kind": f"{kind}List", "apiVersion": gv, "metadata": meta, "items": selected[start:end]}
+        return 200, "application/json", orjson.dumps(body)
+
+    def _log(self, ns: str, pod: str, query: dict[str, str]) -> tuple[int, str, bytes]:
+        pods = self.objects.get(("v1", "pods"), [])
+        spec = next(
+            (
+                p.get("spec", {})
+                for p in pods
+                if p["metadata"]["name"] == pod and p["metadata"].get("namespace") == ns
+            ),
+            None,
+        )
+        if spec is None:
+            return _status(404, "NotFound", f'pods "{pod}" not found')
+        names = [c["name"] for c in spec.get("containers", []) + spec.get("initContainers", [])]
+        container = query.get("container") or (names[0] if len(names) == 1 else "")
+        if container not in names:
+            return _status(
+                400, "BadRequest", f"a container name must be specified for pod {pod}, choose one of: {names}"
+            )
+        previous = query.get("previous") in ("true", "True", "1")
+        text = self.logs.get((ns, pod, container, previous))
+        if text is None:
+            if previous:
+                return _status(
+                    400, "BadRequest", f'previous terminated container "{container}" in pod "{pod}" not found'
+                )
+            text = ""
+        tail = query.get("tailLines")
+        if tail:
+            lines = text.splitlines(keepends=True)
+            text = "".join(lines[-int(tail) :]) if int(tail) > 0 else ""
+        return 200, "text/plain", text.encode("utf-8")
+
+    def _discovery(self, path: str) -> tuple[int, str, bytes]:
+        if path == "/api":
+            return 200, "application/json", orjson.dumps({"kind": "APIVersions", "versions": ["v1"]})
+        groups: dict[str, list[str]] = {}
+        for gv, *_ in RESOURCES:
+            if "/" in gv:
+                g, v = gv.split("/")
+                groups.setdefault(g, []).append(v)
+        if path == "/apis":
+            body = {
+                "kind": "APIGroupList",
+                "apiVersion": "v1",
+                "groups": [
+                    {
+                        "name": g,
+                        "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in sorted(set(vs))],
+                        "preferredVersion": {"groupVersion": f"{g}/{vs[0]}", "version": vs[0]},
+                    }
+                    for g, vs in groups.items()
+                ],
+            }
+            return 200, "application/json", orjson.dumps(body)
+        gv = path.removeprefix("/api/").removeprefix("/apis/")
+        resources = [
+            {
+                "name": plural,
+                "singularName": kind.lower(),
+                "namespaced": ns,
+                "kind": kind,
+                "verbs": ["get", "list", "watch"],
+            }
+            for g, plural, kind, ns in RESOURCES
+            if g == gv
+        ]
+        if not resources:
+            return _status(404, "NotFound", f"the server could not find the requested resource ({path})")
+        body = {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}
+        return 200, "application/json", orjson.dumps(body)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_fake: FakeApiServer
+
+    def _serve(self, method: str) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        status, ctype, body = self.server_fake.handle(method, self.path)
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        now = self.server_fake.now
+        if now:
+            from datetime import datetime
+
+            t = datetime.fromisoformat(now.replace("Z", "+00:00")).timestamp()
+            return formatdate(t, usegmt=True)
+        return super().date_time_string(timestamp)
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_PUT(self) -> None:
+        self._serve("PUT")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        return
+
+
+def _status(code: int, reason: str, message: str) -> tuple[int, str, bytes]:
+    body = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
+    return code, "application/json", orjson.dumps(body)
+
+
+def _version(git_version: str) -> dict[str, str]:
+    major, minor = git_version.lstrip("v").split(".")[:2]
+    return {
+        "major": major,
+        "minor": minor,
+        "gitVersion": git_version,
+        "gitCommit": "0" * 40,
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "go1.22.0",
+        "compiler": "gc",
+        "platform": "linux/amd64",
+    }
+
+
+def _parse_selector(text: str) -> list[tuple[str, str, str | None]]:
+    """Equality selectors: `a=b`, `a==b`, `a!=b`, `a` (exists), `!a` (absent)."""
+    out: list[tuple[str, str, str | None]] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if "!=" in part:
+            k, v = part.split("!=", 1)
+            out.append(("!=", k.strip(), v.strip()))
+        elif "==" in part or "=" in part:
+            k, v = part.replace("==", "=").split("=", 1)
+            out.append(("=", k.strip(), v.strip()))
+        elif part.startswith("!"):
+            out.append(("!", part[1:], None))
+        else:
+            out.append(("exists", part, None))
+    return out
+
+
+def _match_labels(labels: dict[str, str], sel: list[tuple[str, str, str | None]]) -> bool:
+    for op, key, value in sel:
+        have = labels.get(key)
+        if (
+            (op == "=" and have != value)
+            or (op == "!=" and have == value)
+            or (op == "exists" and key not in labels)
+            or (op == "!" and key in labels)
+        ):
+            return False
+    return True
+
+
+def _match_fields(obj: dict[str, Any], sel: list[tuple[str, str, str | None]]) -> bool:
+    for op, key, value in sel:
+        cur: Any = obj
+        for step in key.split("."):
+            cur = cur.get(step) if isinstance(cur, dict) else None
+        have = "" if cur is None else str(cur)
+        if (op == "=" and have != value) or (op == "!=" and have == value):
+            return False
+    return True
