@@ -74,6 +74,10 @@ CAUSE_TYPES: tuple[str, ...] = (
     "insufficient-resources",
     "migration-failed",
     "app-fatal",
+    "oom-node",
+    "registry-unreachable",
+    "node-pressure",
+    "volume-multi-attach",
 )
 
 
