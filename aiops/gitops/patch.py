@@ -606,12 +606,24 @@ def _add(
         raise PatchError(f"{where}: empty mapping")
     indent = mapping.value[0][0].start_mark.column
     end = _content_end(text, mapping)
-    at = _line_end(text, end)
+    at = _skip_deeper_comments(text, _line_end(text, end), indent)
     lines = _block_lines(rest, edit.value, indent, step, edit.comment)
     block = nl.join(lines) + nl
     if at == len(text) and not text.endswith("\n"):
         block = nl + block
     return text[:at] + block + text[at:]
+
+
+def _skip_deeper_comments(text: str, at: int, indent: int) -> int:
+    """Move past comment lines indented deeper than `indent`: they close the previous nested block."""
+    while at < len(text):
+        eol = text.find("\n", at)
+        line = text[at : len(text) if eol < 0 else eol + 1]
+        body = line.lstrip(" \t")
+        if not body.startswith("#") or len(line) - len(body) <= indent:
+            break
+        at += len(line)
+    return at
 
 
 def _key_column_of_line(text: str, i: int) -> int:
