@@ -197,7 +197,7 @@ def test_errors_name_the_key_and_never_guess() -> None:
     src = _read(GOLDEN / "multidoc.in.yaml")
     with pytest.raises(PatchError, match=r"no list item \[name=nope\]"):
         patch_text(src, [Edit((*POD, Select("name", "nope"), "resources", "requests", "cpu"), "1", DEPLOY)])
-    with pytest.raises(PatchError, match="no document with kind Deployment and metadata.name other"):
+    with pytest.raises(PatchError, match=r"no document with kind Deployment and metadata\.name other"):
         patch_text(src, [Edit(("spec", "replicas"), 2, Document("Deployment", "other"))])
     with pytest.raises(PatchError, match="is a scalar, not a mapping"):
         patch_text("replicaCount: 1\n", [Edit(("replicaCount", "x"), 1)])
