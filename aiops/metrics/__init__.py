@@ -16,13 +16,10 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from aiops.errors import InputError
 from aiops.model.usage import ContainerSeries, Resource, UsageData
-
-if TYPE_CHECKING:
-    from aiops.settings import Settings
+from aiops.settings import Settings
 
 RESOURCES: tuple[Resource, ...] = ("cpu", "memory")
 DIR_FILES: dict[Resource, str] = {"cpu": "cpu.json", "memory": "memory.json"}
@@ -45,15 +42,20 @@ def parse_usage_spec(spec: str) -> tuple[Resource, str]:
     return resource, path
 
 
-def read_usage_files(specs: Sequence[str]) -> list[ContainerSeries]:
+def read_usage_files(specs: Sequence[str | tuple[Resource, str]]) -> list[ContainerSeries]:
     """Parse every `--usage` spec and file (all specs are checked before any file is read)."""
     from aiops.metrics.promfile import read_matrix_file
 
-    parsed = [parse_usage_spec(s) for s in specs]
+    parsed = [parse_usage_spec(s) if isinstance(s, str) else _checked_pair(s) for s in specs]
     out: list[ContainerSeries] = []
     for resource, path in parsed:
         out.extend(read_matrix_file(path, resource=resource))
     return out
+
+
+def _checked_pair(pair: tuple[str, str]) -> tuple[Resource, str]:
+    kind, path = pair
+    return parse_usage_spec(f"{kind}={path}")
 
 
 def read_usage_dir(directory: str) -> list[ContainerSeries]:
@@ -78,19 +80,29 @@ def read_usage_dir(directory: str) -> list[ContainerSeries]:
 
 
 def load_usage(  # noqa: PLR0917 - the signature the pipeline calls positionally
-    usage_files: Sequence[str],
-    usage_dir: str | None,
-    prometheus_url: str | None,
-    settings: Settings,
-    namespaces: Sequence[str],
-    start: datetime | None,
-    end: datetime | None,
+    usage_files: Sequence[str | tuple[Resource, str]] = (),
+    usage_dir: str | None = None,
+    prometheus_url: str | None = None,
+    settings: Settings | None = None,
+    namespaces: Sequence[str] = (),
+    start: datetime | None = None,
+    end: datetime | None = None,
+    *,
+    files: Sequence[str | tuple[Resource, str]] | None = None,
+    prometheus: str | None = None,
 ) -> UsageData:
     """Read and merge every given source; `namespaces` empty means every namespace (live only).
 
+    `usage_files` items are `--usage` specs ("cpu=FILE") or already parsed (kind, path) pairs;
+    `files=` and `prometheus=` are accepted as other names of `usage_files` and `prometheus_url`.
     Without start/end the window is the settings' `rightsizing.window_days` up to now (UTC).
     With no source at all the result is empty (every target is later skipped for lack of data).
     """
+    if settings is None:
+        settings = Settings()
+    if files is not None:
+        usage_files = [*usage_files, *files]
+    prometheus_url = prometheus_url or prometheus
     if end is None:
         end = datetime.now(UTC)
     if start is None:
@@ -103,7 +115,7 @@ def load_usage(  # noqa: PLR0917 - the signature the pipeline calls positionally
     errors: dict[str, str] = {}
     if usage_files:
         series.extend(read_usage_files(usage_files))
-        sources.extend(f"file {s}" for s in usage_files)
+        sources.extend(f"file {s if isinstance(s, str) else '='.join(s)}" for s in usage_files)
     if usage_dir:
         series.extend(read_usage_dir(usage_dir))
         sources.append(f"dir {usage_dir}")
