@@ -99,6 +99,7 @@ class KagentAdvisor:
     enabled: bool = False
     url: str | None = None
     agent: str = "k8s-agent"
+    namespace: str = "kagent"  # the agent's namespace: POST {url}/api/a2a/{namespace}/{agent}/
 
 
 @dataclass(frozen=True)
