@@ -109,6 +109,7 @@ class _Ctx:
     oom_from_findings: dict[ObjectRef, list[OomKill]]
     min_cpu: float
     min_memory: float
+    notes: list[str] = field(default_factory=list)
 
 
 def run_all(
@@ -146,6 +147,7 @@ def run_all(
         oom_from_findings=fixes.oom_kills(findings, inv),
         min_cpu=parse_cpu(settings.rightsizing.min_cpu),
         min_memory=parse_memory(settings.rightsizing.min_memory),
+        notes=notes,
     )
     for f in findings:
         ctx.finding_refs.add(fixes._workload(f, inv))
@@ -407,6 +409,8 @@ def _workload(ctx: _Ctx, w: Workload, source_error: str | None) -> tuple[list[Re
                     cost=Cost(per_pod_cost * w.replicas, per_pod_cost * a.replicas_after),
                 )
             )
+        if not advice:
+            ctx.notes.extend(f"{w.ref}: {n}" for n in scale_notes)
         kinds_done = {a.kind for a in advice}
         if healthy and span_days >= scaling.MIN_SPAN_DAYS:
             for kind in ("scale", "hpa"):
