@@ -20,8 +20,6 @@ from aiops.model.snapshot import Snapshot
 from aiops.model.usage import Resource, UsageData
 from aiops.settings import Settings, load_settings
 
-RESOURCES: tuple[Resource, ...] = ("cpu", "memory")
-
 
 @dataclass(frozen=True)
 class RecommendRequest:
@@ -57,19 +55,9 @@ class RecommendOutcome:
 
 def parse_usage_specs(specs: Sequence[str]) -> list[tuple[Resource, str]]:
     """`cpu=FILE` / `memory=FILE` → (resource, path); a spec without a known kind is exit 2."""
-    out: list[tuple[Resource, str]] = []
-    for spec in specs:
-        kind, sep, path = spec.partition("=")
-        kind = kind.strip().lower()
-        if not sep or not path:
-            raise InputError(
-                f"--usage {spec}: say which resource the file holds "
-                f"(--usage cpu={spec} or --usage memory={spec})"
-            )
-        if kind not in RESOURCES:
-            raise InputError(f"--usage {spec}: {path}: unknown kind {kind!r} (cpu or memory)")
-        out.append(("cpu" if kind == "cpu" else "memory", path))
-    return out
+    from aiops.metrics import parse_usage_spec
+
+    return [parse_usage_spec(spec) for spec in specs]
 
 
 def _source(req: RecommendRequest, settings: Settings) -> Any:
@@ -98,19 +86,16 @@ def load_usage(
         return UsageData()
     end = snapshot.at
     start = end - timedelta(days=settings.rightsizing.window_days)
-    from aiops import metrics
+    from aiops.metrics import load_usage as read_sources
 
-    loader = getattr(metrics, "load_usage", None)
-    if loader is None:  # pragma: no cover - depends on the metrics adapter being present
-        raise InputError("usage sources are not available in this installation (aiops.metrics.load_usage)")
-    data = loader(
-        files=files,
-        usage_dir=req.usage_dir,
-        prometheus=url,
-        settings=settings,
-        namespaces=list(namespaces),
-        start=start,
-        end=end,
+    data = read_sources(
+        files,
+        req.usage_dir,
+        url,
+        settings,
+        list(namespaces),
+        start,
+        end,
     )
     assert isinstance(data, UsageData)
     return data
@@ -123,9 +108,6 @@ def recommend(req: RecommendRequest) -> RecommendOutcome:
 
     settings = load_settings(req.config_path, required=req.config_path is not None)
     parse_usage_specs(req.usage)  # bad flags fail before any reading
-    for _kind, path in parse_usage_specs(req.usage):
-        if not Path(path).is_file():
-            raise InputError(f"--usage: {path}: no such file")
     if req.usage_dir and not Path(req.usage_dir).is_dir():
         raise InputError(f"--usage-dir: {req.usage_dir}: no such directory")
     snapshot = _source(req, settings).read()

@@ -70,11 +70,14 @@ def _window(usage: UsageData, settings: Settings) -> tuple[float, float] | None:
         if not newest:
             return None
         end = max(newest)
-    return end - settings.rightsizing.window_days * 86400.0, end
+    start = end - settings.rightsizing.window_days * 86400.0
+    if usage.start is not None:
+        start = max(start, usage.start.timestamp())
+    return start, end
 
 
 def _source_errors(usage: UsageData, inv: Inventory) -> dict[ObjectRef, str]:
-    """Map the source's per-target errors ("ns/pod", "ns/*", "ns/Kind/name") to workloads."""
+    """Map the source's per-target errors ("ns/pod", "ns/*", "*/*", "ns/Kind/name") to workloads."""
     out: dict[ObjectRef, str] = {}
     for key, reason in usage.errors.items():
         parts = key.split("/")
@@ -84,7 +87,7 @@ def _source_errors(usage: UsageData, inv: Inventory) -> dict[ObjectRef, str]:
                 out.setdefault(ref, reason)
         elif len(parts) == 2 and parts[1] in ("*", ""):
             for ref in inv.workloads:
-                if ref.namespace == parts[0]:
+                if parts[0] in ("*", "") or ref.namespace == parts[0]:
                     out.setdefault(ref, reason)
         elif len(parts) == 2:
             found = inv.workload_for_pod(parts[0], parts[1])
