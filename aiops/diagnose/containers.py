@@ -649,7 +649,12 @@ def _probe_restart(
         evidence=evidence,
         remediation=remediation,
         container=name,
-        started_at=earliest(term.get("finishedAt"), *_times(kills), *_times(unhealthy)),
+        started_at=earliest(
+            term.get("finishedAt"),
+            *_times(kills),
+            *_times(unhealthy),
+            *_times(pod.container_events(name, ("BackOff",))),
+        ),
         cause=cause,
     )
 
@@ -1238,7 +1243,7 @@ def _evicted(pod: _Pod, status: dict[str, Any]) -> Finding:
     cond = _EVICT_COND.search(msg)
     culprit = None
     if res:
-        detail["resource"] = res.group(1)
+        detail["resource"] = res.group(1).rstrip(".")
     elif cond:
         detail["condition"] = cond.group(1)
     use = _EVICT_USE.search(msg)
