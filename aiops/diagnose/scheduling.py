@@ -579,9 +579,14 @@ def _affinity(
         )
         return summary, remediation, None
     if "pod affinity" in text or "anti-affinity" in text or "topology spread" in text:
-        summary = (
-            f"Pod {name} cannot be scheduled: {of_nodes} violate its pod (anti-)affinity or spread rules."
+        rule = (
+            "pod anti-affinity rules"
+            if "anti-affinity" in text
+            else "topology spread constraints"
+            if "topology spread" in text
+            else "pod affinity rules"
         )
+        summary = f"Pod {name} cannot be scheduled: {of_nodes} would violate its {rule}."
         remediation = (
             "Required pod anti-affinity/spread allows at most one replica per topology domain: "
             "add nodes, lower replicas, or use preferredDuringScheduling rules."

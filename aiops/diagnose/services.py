@@ -13,10 +13,12 @@ Pure: no I/O, never the wall clock.
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from aiops.diagnose.common import condition, owner_of
 from aiops.model import Cause, Finding, K8sObject, ObjectRef, OwnerRef, Severity, Snapshot, parse_time
@@ -215,15 +217,26 @@ def _judge(
             evidence.append("; ".join(parts))
         else:
             evidence.append(f"each label of the selector is on some pod in {ns}, but no pod has all of them")
-        candidates = _candidates(space, selector)
-        if candidates:
+        suggested = _suggest(space, selector, unmatched)
+        candidates = space.matching({**selector, **suggested}) if suggested else _candidates(space, selector)
+        if suggested and candidates:
+            fix = ",".join(f"{k}={v}" for k, v in sorted(suggested.items()))
+            evidence.append(
+                f"did you mean {fix}? it matches {len(candidates)} pod(s): "
+                + ", ".join(name_of(p) for p in candidates[:_MAX_NAMES])
+            )
+        elif candidates:
             evidence.append("closest pods: " + ", ".join(name_of(p) for p in candidates[:_MAX_NAMES]))
-            if owner is None:
-                owner = owner_of(snapshot, candidates[0])
-        cause = Cause(
-            "selector-mismatch",
-            {"selector": dict(selector), "unmatched": unmatched, "pod_values": pod_values},
-        )
+        if candidates and owner is None:
+            owner = owner_of(snapshot, candidates[0])
+        mismatch: dict[str, Any] = {
+            "selector": dict(selector),
+            "unmatched": unmatched,
+            "pod_values": pod_values,
+        }
+        if suggested and candidates:
+            mismatch["suggested"] = suggested
+        cause = Cause("selector-mismatch", mismatch)
         summary = f"Service {name} has no endpoints: no pod in {ns} matches its selector {sel}."
         remediation = (
             "Make spec.selector match the pod template labels (fix the typo on one side); "
@@ -246,14 +259,11 @@ def _judge(
         unready_lines = []
         for p in matching[:_MAX_NAMES]:
             cond = condition(p, "Ready")
-            detail = (
-                f"Ready={cond.get('status')} reason={cond.get('reason')}: {cond.get('message', '')}".rstrip(
-                    ": "
-                )
-                if cond
-                else f"phase={dig(p, 'status', 'phase', default='?')}"
-            )
-            unready_lines.append(f"pod {name_of(p)}: {detail}")
+            if cond:
+                why = f"Ready={cond.get('status')} reason={cond.get('reason')}: {cond.get('message', '')}"
+            else:
+                why = f"phase={dig(p, 'status', 'phase', default='?')}"
+            unready_lines.append(f"pod {name_of(p)}: {why.rstrip(': ')}")
         evidence.append(f"{len(matching)} pod(s) match the selector, 0 Ready")
         evidence.extend(unready_lines)
         if owner is None:
@@ -311,10 +321,17 @@ def _candidates(space: _Namespace, selector: Mapping[str, str]) -> list[K8sObjec
         for i in space.by_label.get((k, str(v)), []):
             score[i] += 1
     if not score:
-        # No pair matches: pods that at least carry every selector key.
-        keys = list(selector)
-        lists = [{i for (lk, _), idx in space.by_label.items() if lk == k for i in idx} for k in keys]
-        common = set.intersection(*lists) if lists else set()
-        return [space.pods[i] for i in sorted(common)]
+        return []
     best = max(score.values())
     return [space.pods[i] for i in sorted(i for i, s in score.items() if s == best)]
+
+
+def _suggest(space: _Namespace, selector: Mapping[str, str], unmatched: Mapping[str, str]) -> dict[str, str]:
+    """For each unmatched selector value, the most similar value pods carry under that key (a typo)."""
+    out: dict[str, str] = {}
+    for k, v in unmatched.items():
+        close = difflib.get_close_matches(v, list(space.values.get(k, {})), n=1, cutoff=0.6)
+        if not close:
+            return {}
+        out[k] = close[0]
+    return out
