@@ -291,7 +291,9 @@ def is_secret_name(name: str) -> bool:
     words = [w.lower() for w in _WORD_SPLIT.split(name) if w]
     if not words or words[-1] in _NOT_SECRET_SUFFIX:
         return False
-    return words[-1] in _WEAK_NAME_WORDS or any(w in _STRONG_NAME_WORDS for w in words)
+    # a weak word alone ("key", "auth") names a field, not a secret: `key: REDIS_URL` in a keyRef
+    weak = len(words) > 1 and words[-1] in _WEAK_NAME_WORDS
+    return weak or any(w in _STRONG_NAME_WORDS for w in words)
 
 
 def _useful_literal(value: str) -> bool:

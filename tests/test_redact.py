@@ -208,7 +208,10 @@ def test_redact_obj_walks_nested_data() -> None:
             {
                 "summary": "login with password=hunter2 failed",
                 "evidence": ("url postgres://u:pw12345@db/x",),
-                "cause": {"type": "missing-env", "detail": {"token": "abc123", "name": "API_TOKEN"}},
+                "cause": {
+                    "type": "missing-env",
+                    "detail": {"token": "abc123", "name": "API_TOKEN", "key": "REDIS_URL"},
+                },
             }
         ],
         "env": [{"name": "DB_PASSWORD", "value": "x9y8z7"}, {"name": "LOG_LEVEL", "value": "info"}],
@@ -222,6 +225,9 @@ def test_redact_obj_walks_nested_data() -> None:
     for secret in ("hunter2", "pw12345", "abc123", "x9y8z7", "12345678"):
         assert secret not in text
     assert out["env"][1]["value"] == "info"
+    assert out["findings"][0]["cause"]["detail"]["key"] == "REDIS_URL", (
+        "a keyRef's key is a name, not a secret"
+    )
     assert out["volumes"][0]["secret"] == {"secretName": "db-creds"}
     assert out["findings"][0]["evidence"] == ("url postgres://u:[REDACTED]@db/x",)
     assert out["enabled"] is True and out["count"] == 3
