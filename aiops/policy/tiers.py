@@ -349,6 +349,8 @@ def _classify_keys(fc: FileChange, ctx: ClassifyContext, acc: _Acc) -> None:
         old_doc = old_docs[doc_index] if doc_index < len(old_docs) else None
         new_doc = new_docs[doc_index] if doc_index < len(new_docs) else None
         tier, reason = _key_rule(kc, segs, old_doc, new_doc, ctx)
+        if tier == "trivial" and not acc.by_bot:
+            tier, reason = "low", f"{reason}, changed by {acc.who} (not only the aiops bot)"
         acc.add(tier, f"{fc.path}:{kc.path}", reason)
 
 
