@@ -137,8 +137,8 @@ def from_findings(findings: Sequence[Finding], inv: Inventory, settings: Setting
         if cause in RESTART_CAUSES and f.code in RESTART_CODES:
             groups.setdefault(("restart", _workload(f, inv), ""), []).append(f)
         elif cause == "missing-config-key" and f.code in CONFIG_CODES and f.cause is not None:
-            key = str(f.cause.detail.get("key", ""))
-            cm = str(f.cause.detail.get("configmap", ""))
+            key = str(f.cause.detail.get("key") or "")
+            cm = str(f.cause.detail.get("configmap") or "")
             groups.setdefault(("config", _workload(f, inv), f"{cm}\0{key}"), []).append(f)
         elif cause == "image-not-found" and f.code in IMAGE_CODES:
             groups.setdefault(("image", _workload(f, inv), f.container or ""), []).append(f)
@@ -169,15 +169,18 @@ def from_findings(findings: Sequence[Finding], inv: Inventory, settings: Setting
             )
         elif kind == "config":
             cm, key = sub.split("\0", 1)
+            if not key:
+                continue  # a missing key the finding could not name: nothing to propose
             values_key = _values_key(target, settings, key)
             rec = Recommendation(
                 kind="config",
                 target=target,
-                current={"configmap": cm, "key": key, "present": False},
-                proposed={"key": key, "configmap": cm, "values_key": values_key},
+                current={"configmap": cm or None, "key": key, "present": False},
+                proposed={"key": key, "configmap": cm or None, "values_key": values_key},
                 rationale=(
-                    f"{target.kind} {target.name} reads key {key!r} from ConfigMap {cm!r}, which does not "
-                    f"have it; add it (values key {values_key}) — a person supplies the value."
+                    f"{target.kind} {target.name} reads key {key!r}"
+                    + (f" from ConfigMap {cm!r}, which does not have it" if cm else ", which is missing")
+                    + f"; add it (values key {values_key}) — a person supplies the value."
                 ),
                 evidence=_evidence(fs),
                 findings=_codes(fs),
@@ -225,11 +228,12 @@ def from_findings(findings: Sequence[Finding], inv: Inventory, settings: Setting
 def _bad_image(fs: Sequence[Finding], target: ObjectRef, container: str, inv: Inventory) -> str:
     for f in fs:
         detail = f.cause.detail if f.cause else {}
-        if detail.get("image"):
-            return str(detail["image"])
-        if detail.get("repository"):
+        repo = detail.get("image") or detail.get("repository")
+        if repo:
             tag = detail.get("tag")
-            return f"{detail['repository']}:{tag}" if tag else str(detail["repository"])
+            if tag and split_image(str(repo))[1] is None:
+                return f"{repo}:{tag}"
+            return str(repo)
     for f in fs:
         pod = inv.snapshot.get("Pod", f.object.namespace, f.object.name) if f.object.kind == "Pod" else None
         for key in ("containers", "initContainers"):
