@@ -141,6 +141,38 @@ def test_config_change_rolls_the_pods_and_pod_annotations_render(tmp_path: Path)
     assert changed["aiops.io/restartedAt"] == "2026-11-25T10:00:00Z"
 
 
+def test_policy_file_spells_out_every_settings_key() -> None:
+    """.github/aiops.yaml shows every DESIGN §4.9 key (each dataclass field of Settings, nested)."""
+    import dataclasses
+
+    from aiops.settings import Settings
+
+    data = YAML(typ="safe", pure=True).load((ROOT / ".github" / "aiops.yaml").read_text())
+    missing: list[str] = []
+
+    def walk(tp: Any, value: Any, path: str) -> None:
+        for f in dataclasses.fields(tp):
+            where = f"{path}{f.name}"
+            if not isinstance(value, dict) or f.name not in value:
+                missing.append(where)
+                continue
+            sub = getattr(tp(), f.name) if _constructible(tp) else None
+            if dataclasses.is_dataclass(sub) and not isinstance(sub, type):
+                walk(type(sub), value[f.name], where + ".")
+
+    walk(Settings, data, "")
+    assert missing == []
+    assert load_settings(ROOT / ".github" / "aiops.yaml", required=True) is not None
+
+
+def _constructible(tp: Any) -> bool:
+    try:
+        tp()
+    except TypeError:
+        return False
+    return True
+
+
 # ---- aiops.gitops.helm -------------------------------------------------------------------------
 
 

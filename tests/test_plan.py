@@ -178,6 +178,29 @@ def test_config_key_is_added_empty_with_a_comment_for_a_person() -> None:
     assert fc2.keys[0].path == "extraEnv.REDIS_URL"
 
 
+def test_image_container_comes_from_current_when_not_proposed() -> None:
+    r = Recommendation(
+        kind="image",
+        target=BACKEND,
+        current={"container": "backend", "repository": "todo-backend", "tag": "0.3.9"},
+        proposed={"repository": "todo-backend", "tag": "0.3.1"},
+        rationale="t",
+    )
+    live = live_deployment(containers=("backend", "cache"))  # two containers: the name must be known
+    s = load_settings_text(
+        "targets:\n  - {workload: todo/Deployment/todo-backend, container: backend, file: " + ENV + "}\n"
+    )
+    fc = only(plan(r, settings=s, read_file=repo_file, live=live))
+    assert [k.path for k in fc.keys] == ["image.tag"]
+
+
+def test_config_key_with_dots_stays_one_key() -> None:
+    p = {"key": "app.properties", "configmap": "todo-backend-config", "values_key": "config.app.properties"}
+    fc = only(plan(rec("config", p), settings=policy(), read_file=repo_file))
+    assert fc.keys[0].path == 'config."app.properties"'
+    assert '  app.properties: ""  # aiops: set app.properties (missing, see PHR)' in (fc.new_text or "")
+
+
 def test_image() -> None:
     fc = only(
         plan(

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiops.errors import InputError
 from aiops.gitops.mapping import Mapped, ReadFile, Unmapped, find_documents, resolve, snippet_for
-from aiops.gitops.patch import Edit, KeyPath, Select, parse_key_path, patch_text, read_value
+from aiops.gitops.patch import Edit, KeyPath, Select, format_key_path, parse_key_path, patch_text, read_value
 from aiops.model.changes import FileChange
 from aiops.model.k8s import K8sObject, dig, format_time
 from aiops.model.quantity import parse_cpu, parse_memory
@@ -167,7 +167,7 @@ def plan(
         if config_edit is not None:
             add(m, config_edit)
     elif kind == "image":
-        image_container = proposed.get("container")
+        image_container = proposed.get("container") or rec.current.get("container")
         if image_container is None and live is not None:
             names = [
                 c.get("name") for c in dig(live, "spec", "template", "spec", "containers", default=[]) or []
@@ -214,6 +214,10 @@ def _rightsize_edits(m: Mapped, text: str, spec: Any) -> list[Edit]:
     for section in ("requests", "limits"):
         other = "limits" if section == "requests" else "requests"
         for resource, qty in (spec.get(section) or {}).items():
+            if qty is None:
+                raise InputError(
+                    f"rightsize proposal for {m.container}: {section}.{resource} is null (not a quantity)"
+                )
             path = (*base, section, str(resource))
             old = read_value(text, path, document=m.document, source=m.file)
             like = old if old is not None else read_value(text, (*base, other, resource), document=m.document)
@@ -229,7 +233,9 @@ def _hpa_edits(m: Mapped, text: str, proposed: Mapping[str, Any]) -> list[Edit] 
     if m.format == "values":
         base = _key(m, "autoscaling")
         edits = [Edit((*base, "enabled"), bool(proposed.get("enabled", True)), m.document)]
-        edits += [Edit((*base, n), int(proposed[n]), m.document) for n in names if n in proposed]
+        edits += [
+            Edit((*base, n), int(proposed[n]), m.document) for n in names if proposed.get(n) is not None
+        ]
         return edits
     w = m.workload
     docs = find_documents(
@@ -247,11 +253,11 @@ def _hpa_edits(m: Mapped, text: str, proposed: Mapping[str, Any]) -> list[Edit] 
         ).skipped("hpa")
     doc = docs[0]
     out: list[Edit] = []
-    if "minReplicas" in proposed:
+    if proposed.get("minReplicas") is not None:
         out.append(Edit(("spec", "minReplicas"), int(proposed["minReplicas"]), doc))
-    if "maxReplicas" in proposed:
+    if proposed.get("maxReplicas") is not None:
         out.append(Edit(("spec", "maxReplicas"), int(proposed["maxReplicas"]), doc))
-    if "targetCPUUtilizationPercentage" in proposed:
+    if proposed.get("targetCPUUtilizationPercentage") is not None:
         path: KeyPath = (
             "spec",
             "metrics",
@@ -275,7 +281,11 @@ def _config_edit(m: Mapped, text: str, proposed: Mapping[str, Any]) -> Edit | Sk
     comment = f"aiops: set {key} (missing, see PHR)"
     if m.format == "values":
         values_key = proposed.get("values_key")
-        path = parse_key_path(str(values_key)) if values_key else (*_key(m, "config"), key)
+        default = (*_key(m, "config"), key)
+        if values_key and str(values_key) != f"{format_key_path(default[:-1])}.{key}":
+            path = parse_key_path(str(values_key))
+        else:
+            path = default  # also keeps a key with dots in its name ("app.properties") one key
         if read_value(text, path, source=m.file) is not None:
             return None  # the key is there already; a person owns its value
         return Edit(path, CONFIG_PLACEHOLDER, m.document, comment=comment)
