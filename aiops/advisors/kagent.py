@@ -65,6 +65,7 @@ class KagentAdvisor:
     agent: str = "k8s-agent"
     timeout: float = 120.0
     retries: int = 2
+    backoff: float = 0.5
     poll_interval: float = 1.0
     name: str = "kagent"
 
@@ -137,7 +138,7 @@ class KagentAdvisor:
             )
 
         try:
-            with session(self.retries) as http:
+            with session(self.retries, self.backoff) as http:
                 result = self._call(http, self.request_body(question, findings_json), deadline)
                 state = str((result.get("status") or {}).get("state", "")) if "status" in result else ""
                 while state in _PENDING and result.get("id") and time.monotonic() < deadline:

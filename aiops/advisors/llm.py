@@ -34,6 +34,7 @@ class LlmAdvisor:
     api_key: str | None = None
     timeout: float = 60.0
     retries: int = 2
+    backoff: float = 0.5
     name: str = "llm"
 
     @property
@@ -67,7 +68,7 @@ class LlmAdvisor:
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         try:
-            with session(self.retries) as http:
+            with session(self.retries, self.backoff) as http:
                 resp = http.post(
                     endpoint,
                     json=self.request_body(question, findings_json),
