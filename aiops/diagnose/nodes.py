@@ -20,6 +20,7 @@ from typing import Any
 from aiops.diagnose.common import describe_event
 from aiops.model import Cause, Finding, K8sObject, ObjectRef, Severity, Snapshot, format_time, parse_time
 from aiops.model.k8s import dig, meta, name_of
+from aiops.model.snapshot import event_last_time
 
 GRACE = timedelta(seconds=60)
 
@@ -112,15 +113,16 @@ _PRESSURE_REMEDIATION = {
 
 def analyze(snapshot: Snapshot) -> Iterator[Finding]:
     """One finding per node that is NotReady (past GRACE) or under resource pressure."""
-    nodes = snapshot.of_kind("Node")
-    if not nodes:
+    failing = [n for n in snapshot.of_kind("Node") if _is_failing(snapshot, n)]
+    if not failing:
         return
+    names = {name_of(n) for n in failing}
     pods_on: dict[str, int] = Counter()
     stranded: dict[str, list[str]] = defaultdict(list)
     evicted: dict[str, list[str]] = defaultdict(list)
     for pod in snapshot.of_kind("Pod"):
         node = dig(pod, "spec", "nodeName")
-        if not node:
+        if not node or node not in names:
             continue
         node = str(node)
         status = pod.get("status") or {}
@@ -136,10 +138,25 @@ def analyze(snapshot: Snapshot) -> Iterator[Finding]:
         )
         if meta(pod).get("deletionTimestamp") or (ready is not None and ready.get("status") != "True"):
             stranded[node].append(f"{meta(pod).get('namespace', '')}/{name_of(pod)}")
-    for node in nodes:
+    for node in failing:
         f = _node(snapshot, node, pods_on.get(name_of(node), 0), stranded, evicted)
         if f is not None:
             yield f
+
+
+def _not_ready(snapshot: Snapshot, ready: dict[str, Any] | None) -> bool:
+    """Ready is not True, and has not been for at least GRACE (a booting node is briefly NotReady)."""
+    if ready is None or ready.get("status") == "True":
+        return False
+    since = parse_time(ready.get("lastTransitionTime"))
+    return since is None or snapshot.at - since >= GRACE
+
+
+def _is_failing(snapshot: Snapshot, node: K8sObject) -> bool:
+    conds = _conditions(node)
+    if _not_ready(snapshot, conds.get("Ready")):
+        return True
+    return any(conds.get(t, {}).get("status") == "True" for t in PRESSURES)
 
 
 def _node(
@@ -153,18 +170,19 @@ def _node(
     conds = _conditions(node)
     ready = conds.get("Ready")
     pressures = [t for t in PRESSURES if conds.get(t, {}).get("status") == "True"]
-    not_ready = ready is not None and ready.get("status") != "True"
-    if not_ready and ready is not None:
-        since = parse_time(ready.get("lastTransitionTime"))
-        if since is not None and snapshot.at - since < GRACE:
-            not_ready = False
+    not_ready = _not_ready(snapshot, ready)
     if not not_ready and not pressures:
         return None
 
     evidence: list[str] = []
     taints = [t for t in dig(node, "spec", "taints", default=[]) if isinstance(t, dict)]
     taint_text = ", ".join(f"{t.get('key')}:{t.get('effect')}" for t in taints)
-    events = [e for e in snapshot.events_for("Node", "", name) if e.get("reason") in _NODE_EVENTS]
+    # Node events are cluster-scoped references ("" namespace); some recorders file them under "default".
+    raw = snapshot.events_for("Node", "", name) + snapshot.events_for("Node", "default", name)
+    events = sorted(
+        (e for e in raw if e.get("reason") in _NODE_EVENTS),
+        key=lambda e: event_last_time(e) or snapshot.at,
+    )
     seen: set[tuple[str, str]] = set()
     event_lines: list[str] = []
     for ev in reversed(events):

@@ -27,6 +27,8 @@ from aiops.model.k8s import annotations_of, dig, labels_of, meta, name_of, names
 GRACE = timedelta(seconds=60)
 _TRIGGER = "endpoints.kubernetes.io/last-change-trigger-time"
 _MAX_NAMES = 3
+_MAX_SUGGEST = 50
+"""Typo suggestions compare against at most this many label values (the most common ones)."""
 
 
 def _is_ready(pod: K8sObject) -> bool:
@@ -140,6 +142,13 @@ def _selector_text(selector: Mapping[str, str]) -> str:
 
 def _named_ports_missing(svc: K8sObject, pods: Sequence[K8sObject]) -> list[str]:
     """Named targetPorts of the Service that none of `pods` declares."""
+    named = [
+        p.get("targetPort")
+        for p in dig(svc, "spec", "ports", default=[])
+        if isinstance(p, dict) and isinstance(p.get("targetPort"), str) and not str(p["targetPort"]).isdigit()
+    ]
+    if not named:
+        return []
     declared: set[str] = set()
     for pod in pods:
         for c in dig(pod, "spec", "containers", default=[]):
@@ -330,7 +339,8 @@ def _suggest(space: _Namespace, selector: Mapping[str, str], unmatched: Mapping[
     """For each unmatched selector value, the most similar value pods carry under that key (a typo)."""
     out: dict[str, str] = {}
     for k, v in unmatched.items():
-        close = difflib.get_close_matches(v, list(space.values.get(k, {})), n=1, cutoff=0.6)
+        values = [val for val, _ in space.values.get(k, Counter()).most_common(_MAX_SUGGEST)]
+        close = difflib.get_close_matches(v, values, n=1, cutoff=0.6)
         if not close:
             return {}
         out[k] = close[0]

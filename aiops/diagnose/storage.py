@@ -36,7 +36,6 @@ PROVISIONING_SLOW = timedelta(minutes=5)
 
 _FAILED = ("ProvisioningFailed", "FailedBinding", "ClaimLost", "ClaimMisbound", "VolumeMismatch")
 _WAITING = ("ExternalProvisioning", "Provisioning")
-_FIRST_CONSUMER = "WaitForFirstConsumer"
 _SC_NOT_FOUND = re.compile(r'storageclass\.storage\.k8s\.io "([^"]+)" not found')
 _PROVISIONER = re.compile(r"""provisioner ['"]([^'"]+)['"]""")
 
@@ -90,10 +89,8 @@ def _check(snapshot: Snapshot, pvc: K8sObject, consumers: Sequence[K8sObject]) -
     if waiting and latest_reason in _WAITING:
         slow_since = min((t for t in (event_first_time(e) for e in waiting) if t is not None), default=None)
     slow = slow_since is not None and snapshot.at - slow_since >= PROVISIONING_SLOW
-    if latest_reason == _FIRST_CONSUMER and not (blocked or failed):
-        return None  # Pending by design until a pod using it is scheduled
     if not (failed or blocked or slow):
-        return None
+        return None  # e.g. WaitForFirstConsumer: Pending by design until a pod using it is scheduled
 
     sc = dig(pvc, "spec", "storageClassName")
     size = dig(pvc, "spec", "resources", "requests", "storage", default="?")

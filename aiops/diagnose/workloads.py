@@ -17,6 +17,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from aiops.diagnose.common import condition, describe_event, owner_of
@@ -83,19 +84,27 @@ def pod_state(pod: K8sObject) -> str:
 
 
 class _Index:
-    """Controller-owner indexes built once: pods and ReplicaSets by their controller's uid."""
+    """Controller-owner indexes, built on first use (only when some rollout looks stuck):
+    pods and ReplicaSets by their controller's uid."""
 
     def __init__(self, snapshot: Snapshot) -> None:
-        self.pods: dict[str, list[K8sObject]] = defaultdict(list)
-        self.replicasets: dict[str, list[K8sObject]] = defaultdict(list)
-        for pod in snapshot.of_kind("Pod"):
-            uid = _controller_uid(pod)
+        self._snapshot = snapshot
+
+    @cached_property
+    def pods(self) -> dict[str, list[K8sObject]]:
+        return self._by_controller("Pod")
+
+    @cached_property
+    def replicasets(self) -> dict[str, list[K8sObject]]:
+        return self._by_controller("ReplicaSet")
+
+    def _by_controller(self, kind: str) -> dict[str, list[K8sObject]]:
+        out: dict[str, list[K8sObject]] = defaultdict(list)
+        for obj in self._snapshot.of_kind(kind):
+            uid = _controller_uid(obj)
             if uid:
-                self.pods[uid].append(pod)
-        for rs in snapshot.of_kind("ReplicaSet"):
-            uid = _controller_uid(rs)
-            if uid:
-                self.replicasets[uid].append(rs)
+                out[uid].append(obj)
+        return out
 
     def pods_of(self, obj: K8sObject) -> list[K8sObject]:
         return self.pods.get(str(meta(obj).get("uid") or ""), [])
