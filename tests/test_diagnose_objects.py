@@ -45,7 +45,7 @@ from objfactories import (
 
 from aiops.diagnose import autoscaling, nodes, scheduling, services, storage, workloads
 from aiops.diagnose.scheduling import AFFINITY, INSUFFICIENT, TAINTS, UNBOUND_PVC, parse_fit_error
-from aiops.model import Finding, OwnerRef, Severity, Snapshot, format_time, parse_time
+from aiops.model import CAUSE_TYPES, CODES, Finding, OwnerRef, Severity, Snapshot, format_time, parse_time
 
 NOW = ts(0)
 PREEMPT = " preemption: 0/{n} nodes are available: {n} Preemption is not helpful for scheduling."
@@ -847,6 +847,9 @@ def test_disk_pressure_with_evictions_is_critical() -> None:
     assert f.code == "NodePressure"
     assert f.severity is Severity.CRITICAL
     assert f.cause is not None and f.cause.detail == {
+        "node": "minikube",
+        "condition": "DiskPressure",
+        "resource": "ephemeral-storage",
         "conditions": ["DiskPressure"],
         "resources": ["ephemeral-storage"],
     }
@@ -1168,6 +1171,8 @@ def test_every_finding_is_dated_at_the_snapshot_and_serializes(module: Any) -> N
         assert f.detected_at == parse_time(NOW)
         assert f.started_at is not None and f.started_at <= f.detected_at
         assert f.summary.endswith(".") and f.remediation and f.evidence
+        assert f.code in CODES
+        assert f.cause is None or f.cause.type in CAUSE_TYPES
         d = f.to_dict()
         assert Finding.from_dict(d) == f
         assert d["detected_at"] == format_time(parse_time(NOW))

@@ -271,6 +271,13 @@ def _node(
         detected_at=snapshot.at,
         started_at=started,
         cause=Cause(
-            "node-pressure", {"conditions": pressures, "resources": [PRESSURES[t][0] for t in pressures]}
+            "node-pressure",
+            {
+                "node": name,
+                "condition": pressures[0],
+                "resource": PRESSURES[pressures[0]][0],
+                "conditions": pressures,
+                "resources": [PRESSURES[t][0] for t in pressures],
+            },
         ),
     )

@@ -78,6 +78,21 @@ CAUSE_TYPES: tuple[str, ...] = (
     "registry-unreachable",
     "node-pressure",
     "volume-multi-attach",
+    # object-level analyzers (scheduling, storage, workloads, services, nodes, autoscaling)
+    "node-selector-mismatch",
+    "untolerated-taint",
+    "unbound-pvc",
+    "missing-storageclass",
+    "no-matching-volume",
+    "provisioning-failed",
+    "provisioner-not-responding",
+    "replica-create-failed",
+    "selector-mismatch",
+    "target-port-mismatch",
+    "node-not-ready",
+    "missing-resource-request",
+    "metrics-api-unavailable",
+    "no-pod-metrics",
 )
 
 
