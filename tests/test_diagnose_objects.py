@@ -1176,3 +1176,16 @@ def test_every_finding_is_dated_at_the_snapshot_and_serializes(module: Any) -> N
         d = f.to_dict()
         assert Finding.from_dict(d) == f
         assert d["detected_at"] == format_time(parse_time(NOW))
+
+
+def test_every_cause_type_the_object_analyzers_emit_is_registered() -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(scheduling.__file__).parent
+    emitted: set[str] = set()
+    for module in ALL:
+        text = (root / f"{module.__name__.rsplit('.', 1)[-1]}.py").read_text(encoding="utf-8")
+        emitted.update(re.findall(r'Cause\(\s*"([a-z-]+)"', text))
+    assert len(emitted) >= 15
+    assert emitted <= set(CAUSE_TYPES), emitted - set(CAUSE_TYPES)
