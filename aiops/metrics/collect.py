@@ -171,20 +171,23 @@ class UsageStore:
         last = [s.ts[-1] for by_key in self.data.values() for s in by_key.values() if s.ts]
         return max(last) if last else None
 
-    def prune(self, retention: float, max_points: int, now: float | None = None) -> int:
-        """Drop points older than `now - retention` (now: the newest point) and over `max_points`."""
+    def prune(self, retention: float, max_points: int, now: float | None = None) -> dict[Resource, int]:
+        """Drop points older than `now - retention` (now: the newest point) and over `max_points`.
+
+        Returns the points dropped per file.
+        """
+        dropped: dict[Resource, int] = {"cpu": 0, "memory": 0}
         now = self.newest() if now is None else now
         if now is None:
-            return 0
+            return dropped
         cutoff = now - retention
-        dropped = 0
-        for by_key in self.data.values():
+        for resource, by_key in self.data.items():
             for key in list(by_key):
                 s = by_key[key]
                 cut = bisect.bisect_left(s.ts, cutoff)
                 cut = max(cut, len(s.ts) - max_points)
                 if cut > 0:
-                    dropped += cut
+                    dropped[resource] += cut
                     del s.ts[:cut]
                     del s.vs[:cut]
                 if not s.ts:
@@ -455,7 +458,7 @@ def collect(
             extra = f", {unusable} without usage" if unusable else ""
             echo(
                 f"collect: #{done + 1} {at}: {len(samples)} containers in {pods} pods, {added} new"
-                f"{extra}; kept {series} series, {points} points, dropped {dropped}"
+                f"{extra}; kept {series} series, {points} points, dropped {dropped['cpu']} (per file)"
             )
         done += 1
         if count is not None and done >= count:
