@@ -497,6 +497,11 @@ def _terminated(
         why = _cause_text(cause, log_cause)
     else:
         why = "the previous log shows no known cause" if pod.log(name) else "no previous log was captured"
+    if exit_code == 137:
+        evidence.append(
+            "exitCode=137: SIGKILL, but the reason is not OOMKilled and no probe killed it "
+            "(killed from outside, e.g. a grace-period timeout)"
+        )
     if term.get("reason") == "Error" and exit_code == 127:
         evidence.append(
             "exitCode=127: a command run by the container's shell was not found (application exit)"
@@ -661,6 +666,8 @@ def _probe_restart(
 
 def _probes(pod: _Pod, cs: dict[str, Any], running: dict[str, Any]) -> Finding | None:
     """A running container that is not started / not ready because of its probes."""
+    if cs.get("ready") is True or (cs.get("ready") is None and cs.get("started") is not False):
+        return None  # the common case, decided without parsing anything
     name = str(cs.get("name", ""))
     spec = pod.spec_of(name, False) or pod.spec_of(name, True)
     running_for = _age(pod.snapshot, running.get("startedAt"))
@@ -690,7 +697,12 @@ def _probes(pod: _Pod, cs: dict[str, Any], running: dict[str, Any]) -> Finding |
             return _not_ready(pod, cs, "readiness", probe, unhealthy=unhealthy, running_for=running_for)
     ready_cond = condition(pod.obj, "Ready")
     since = _age(pod.snapshot, (ready_cond or {}).get("lastTransitionTime"))
-    if probe and since is not None and since >= NOT_READY_WITHOUT_EVENTS_S and running_for >= since:
+    if (
+        probe
+        and (ready_cond or {}).get("reason") == "ContainersNotReady"
+        and since is not None
+        and min(since, running_for) >= NOT_READY_WITHOUT_EVENTS_S
+    ):
         return _not_ready(pod, cs, "readiness", probe, unhealthy=unhealthy, running_for=running_for)
     return None
 
@@ -1147,7 +1159,9 @@ def _waiting_for_volumes(status: dict[str, Any]) -> bool:
 
 
 def _failed_mount(pod: _Pod, status: dict[str, Any]) -> Finding | None:
-    if not dig(pod.obj, "spec", "nodeName") or not _waiting_for_volumes(status):
+    if status.get("phase") != "Pending" or not dig(pod.obj, "spec", "nodeName"):
+        return None
+    if not _waiting_for_volumes(status):
         return None
     evs = [e for e in pod.events if e.get("reason") in ("FailedMount", "FailedAttachVolume")]
     missing_cm = _missing_volume_configmap(pod)
