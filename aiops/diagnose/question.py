@@ -274,7 +274,13 @@ def _workload_ref(snapshot: Snapshot, obj: K8sObject) -> ObjectRef:
     owner = snapshot.workload_of(obj)
     if owner is None:
         return ObjectRef.of(obj)
-    return ObjectRef(owner.kind, namespace_of(obj), owner.name)
+    ns = namespace_of(obj)
+    if owner.kind == "ReplicaSet" and snapshot.get("ReplicaSet", ns, owner.name) is None:
+        # the ReplicaSet is absent: its Deployment is named by the pod-template-hash suffix
+        digest = labels_of(obj).get("pod-template-hash")
+        if digest and owner.name.endswith(f"-{digest}"):
+            return ObjectRef("Deployment", ns, owner.name[: -len(digest) - 1])
+    return ObjectRef(owner.kind, ns, owner.name)
 
 
 def _pod_spec(obj: K8sObject) -> dict[str, Any]:
@@ -377,21 +383,21 @@ class _Index:
                 by_word[p].add(i)
         stems: dict[str, set[str]] = defaultdict(set)
         for w in by_word:
-            if len(w) >= 5:
+            if len(w) >= 5 and "-" not in w and "." not in w:
                 stems[w[:5]].add(w)
         return cls(cands, dict(by_word), sorted(by_word), dict(stems))
 
     def close(self, phrase: str) -> list[str]:
         """Vocabulary words within difflib's cutoff, plus words sharing a stem ("migration" → "migrate")."""
         words = difflib.get_close_matches(phrase, self.vocab, n=6, cutoff=_FUZZY_CUTOFF)
-        for w in self.stems.get(phrase[:5], ()):
+        for w in self.stems.get(phrase[:5], ()) if "-" not in phrase else ():
             common = next((i for i, (a, b) in enumerate(zip(phrase, w)) if a != b), min(len(phrase), len(w)))
             if w not in words and common >= 0.7 * min(len(phrase), len(w)):
                 words.append(w)
         return words
 
 
-def _score_phrase(phrase: str, idx: _Index) -> dict[int, tuple[float, str]]:
+def _score_phrase(phrase: str, idx: _Index, *, fuzzy: bool = True) -> dict[int, tuple[float, str]]:
     """Scores of every candidate for one phrase: exact name/part runs first, else fuzzy (difflib)."""
     out: dict[int, tuple[float, str]] = {}
     pieces = phrase.split("-")
@@ -403,7 +409,7 @@ def _score_phrase(phrase: str, idx: _Index) -> dict[int, tuple[float, str]]:
         s = _exact_score(phrase, idx.cands[i])
         if s:
             out[i] = (s, idx.cands[i].via)
-    if out or len(phrase) < 4:
+    if out or not fuzzy or len(phrase) < 4:
         return out
     close = {w: difflib.SequenceMatcher(None, phrase, w).ratio() for w in idx.close(phrase)}
     for word, ratio in close.items():
@@ -431,7 +437,8 @@ def match_question(question: str, candidates: list[Candidate]) -> Match:
     best_via: dict[ObjectRef, tuple[float, str, str]] = {}
     for phrase in _phrases(parsed.words):
         per_ref: dict[ObjectRef, tuple[float, str]] = {}
-        for i, (score, via) in _score_phrase(phrase, idx).items():
+        # typos are forgiven in the words of the question, not in word runs joined by aiops
+        for i, (score, via) in _score_phrase(phrase, idx, fuzzy=phrase in parsed.words).items():
             ref = idx.cands[i].ref
             if score > per_ref.get(ref, (0.0, ""))[0]:
                 per_ref[ref] = (score, via)
