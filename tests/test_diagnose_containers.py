@@ -125,6 +125,15 @@ def test_oomkilled_behind_crashloop() -> None:
     assert found.detected_at == parse_time(f.ts(0))
 
 
+def test_oomkilled_quotes_where_the_previous_log_stopped() -> None:
+    p = bpod([crashloop(last=f.terminated("OOMKilled", 137))])
+    log = "INFO: Application startup complete.\nINFO: chat: building context window (3311 messages, 248 MiB)\n\n"
+    found = only(diagnose(p, logs={f"{NS}/{POD}/backend": log}))
+    assert found.evidence[-1] == (
+        "log (last line before the kill): INFO: chat: building context window (3311 messages, 248 MiB)"
+    )
+
+
 def test_oomkilled_reason_wins_over_exit_code_and_running_state() -> None:
     # Real dumps show reason OOMKilled with exitCode 1; the container runs again (restarted 5 min ago).
     cs = f.container_status(

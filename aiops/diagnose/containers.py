@@ -357,6 +357,13 @@ def _probe_cause(message: str, kind: str, probe: dict[str, Any]) -> Cause | None
     return None
 
 
+def _last_line(text: str) -> str:
+    for line in reversed(text.splitlines()):
+        if line.strip():
+            return line.strip()
+    return ""
+
+
 def _log_cause(pod: _Pod, container: str, term: dict[str, Any] | None) -> logsigs.LogCause | None:
     found = logsigs.explain(pod.log(container))
     if found is None and term is not None and term.get("message"):
@@ -453,9 +460,12 @@ def _terminated(
             cause = Cause("oom-node", {"node": dig(pod.obj, "spec", "nodeName"), "request": request})
             detail = "node memory (no limit set)"
         evidence.extend(_merged_event_lines(backoff, 2))
-        lc = logsigs.explain(pod.log(name))
+        log = pod.log(name)
+        lc = logsigs.explain(log)
         if lc is not None:
             evidence.append(lc.evidence())
+        elif log:
+            evidence.append(f"log (last line before the kill): {clip(_last_line(log), 240)}")
         return pod.finding(
             "OOMKilled",
             severity,
@@ -487,6 +497,8 @@ def _terminated(
     evidence.extend(_merged_event_lines(backoff, 2))
     if log_cause is not None:
         evidence.append(log_cause.evidence())
+    elif pod.log(name):
+        evidence.append(f"log (last line): {clip(_last_line(pod.log(name) or ''), 240)}")
     cause = _refine_cause(pod, spec, log_cause)
     code_txt = f"code {exit_code}" if exit_code is not None else "an unknown code"
     if exit_code == 0:
