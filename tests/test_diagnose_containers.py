@@ -127,7 +127,7 @@ def test_oomkilled_behind_crashloop() -> None:
 
 def test_oomkilled_quotes_where_the_previous_log_stopped() -> None:
     p = bpod([crashloop(last=f.terminated("OOMKilled", 137))])
-    log = "INFO: Application startup complete.\nINFO: chat: building context window (3311 messages, 248 MiB)\n\n"
+    log = "INFO: startup complete.\nINFO: chat: building context window (3311 messages, 248 MiB)\n\n"
     found = only(diagnose(p, logs={f"{NS}/{POD}/backend": log}))
     assert found.evidence[-1] == (
         "log (last line before the kill): INFO: chat: building context window (3311 messages, 248 MiB)"
