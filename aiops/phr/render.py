@@ -447,9 +447,10 @@ def _cost_text(rec: Recommendation) -> str | None:
     if rec.cost is None:
         return None
     c = rec.cost
-    return (
-        f"${c.monthly_before:,.2f}/month → ${c.monthly_after:,.2f}/month ({c.savings_percent:+.1f} % saved)"
+    change = (
+        f"{c.savings_percent:.1f} % saved" if c.savings_percent >= 0 else f"{-c.savings_percent:.1f} % more"
     )
+    return f"${c.monthly_before:,.2f}/month → ${c.monthly_after:,.2f}/month ({change})"
 
 
 def _key_table(changes: Sequence[FileChange]) -> str:
@@ -626,6 +627,21 @@ def render_pr_body(
     if len(marker) > limit // 2:
         raise InputError(f"PR body of {rec.id}: the aiops:meta marker alone is {len(marker)} characters")
     parts = _BodyParts(list(recommendation.evidence), 0, diff, None, rendered_diff, None)
+    diff_lines = len(diff.splitlines())
+    # obvious overflows are cut before the first render (redacting megabytes only to drop them is slow)
+    if len(parts.evidence) > EVIDENCE_KEEP and sum(len(e) + 1 for e in parts.evidence) > limit // 4:
+        parts.evidence_omitted = len(parts.evidence) - EVIDENCE_KEEP
+        parts.evidence = parts.evidence[:EVIDENCE_KEEP]
+    if parts.rendered and len(parts.rendered) > limit // 4:
+        parts.rendered, parts.rendered_note = (
+            None,
+            "The rendered `helm template` diff is left out (too long).",
+        )
+    if len(parts.diff) > limit:
+        parts.diff, n, _ = _cut_lines(parts.diff, limit)
+        parts.diff_note = (
+            f"Diff abbreviated: {n} of {diff_lines} lines shown; see the Files changed tab for all of it."
+        )
     build = functools.partial(
         _pr_body,
         recommendation,
@@ -650,10 +666,9 @@ def render_pr_body(
         body = build()
     if len(body) > limit and parts.diff:
         room = max(0, len(parts.diff) - (len(body) - limit) - 400)
-        kept, n, total = _cut_lines(parts.diff, room)
-        parts.diff = kept
+        parts.diff, n, _ = _cut_lines(parts.diff, room)
         parts.diff_note = (
-            f"Diff abbreviated: {n} of {total} lines shown; see the Files changed tab for all of it."
+            f"Diff abbreviated: {n} of {diff_lines} lines shown; see the Files changed tab for all of it."
         )
         body = build()
     if len(body) > limit:
