@@ -217,6 +217,20 @@ def test_unparseable_known_file_is_critical() -> None:
     assert tier_of(values_change("replicaCount: [\n")) == "critical"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "replicaCount: 3\nreplicaCount: 2\n",  # duplicate keys: which one does helm read?
+        "a: !!python/object/apply:os.system ['true']\n",
+        "../../.github/aiops.yaml",  # a symlink blob, or any file that stops being a mapping
+        "- just\n- a list\n",
+    ],
+    ids=["duplicate-keys", "python-tag", "scalar", "list"],
+)
+def test_values_files_that_are_not_plain_mappings_are_critical(text: str) -> None:
+    assert tier_of(values_change(text)) == "critical"
+
+
 def test_alias_bomb_is_critical_not_a_hang() -> None:
     bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n"
     prev = "a"

@@ -331,6 +331,10 @@ def _classify_keys(fc: FileChange, ctx: ClassifyContext, acc: _Acc) -> None:
     except KeyPathError as exc:
         acc.add("critical", fc.path, f"cannot read the file as YAML ({exc}); cannot judge it")
         return
+    for doc in new_docs:
+        if not isinstance(doc, dict):
+            acc.add("critical", fc.path, f"the file is no longer a mapping of values ({type(doc).__name__})")
+            return
     changes: list[KeyChange] = list(computed)
     seen = {tuple(words(c.path)) for c in computed}
     for given in fc.keys:  # what the planner said it changed: judged too, in case texts are partial
