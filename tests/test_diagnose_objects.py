@@ -1189,3 +1189,29 @@ def test_every_cause_type_the_object_analyzers_emit_is_registered() -> None:
         emitted.update(re.findall(r'Cause\(\s*"([a-z-]+)"', text))
     assert len(emitted) >= 15
     assert emitted <= set(CAUSE_TYPES), emitted - set(CAUSE_TYPES)
+
+
+def test_daemonset_pod_pinned_to_one_node_is_blocked_by_that_node_not_by_affinity() -> None:
+    """DaemonSet pods match only their own node: the affinity count is by design, the node's cpu is not."""
+    msg = (
+        "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't match Pod's node affinity/selector."
+        + PREEMPT.format(n=3)
+    )
+    pin = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["worker-2"]}]}
+                ]
+            }
+        }
+    }
+    p = pending("node-exporter-x7q2w", msg, owner=("DaemonSet", "node-exporter"), affinity=pin)
+    p["metadata"]["namespace"] = "monitoring"
+    f = only(run(scheduling, snapshot(p, *(worker(f"worker-{i}") for i in (1, 2, 3)), at=NOW)))
+    assert f.code == INSUFFICIENT
+    assert f.owner == OwnerRef("DaemonSet", "node-exporter")
+    assert any("pinned to node worker-2" in e for e in f.evidence)
+    # The same message for an unpinned pod is an affinity problem (2 nodes > 1 node).
+    q = pending("todo-backend-7c9f6d5b8-unpin", msg)
+    assert only(run(scheduling, snapshot(q, at=NOW))).code == AFFINITY

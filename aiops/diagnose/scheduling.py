@@ -80,9 +80,16 @@ class FitError:
     total: int | None
     reasons: tuple[Reason, ...]
 
-    def primary(self) -> Reason | None:
-        """The reason with the largest node count (ties: the most actionable code); None if unknown."""
+    def primary(self, *, pinned: bool = False) -> Reason | None:
+        """The reason with the largest node count (ties: the most actionable code); None if unknown.
+
+        `pinned`: the pod may only run on one node (a DaemonSet pod), so "didn't match Pod's node
+        affinity/selector" on every other node is by design and never the reason, if another is given.
+        """
         known = [r for r in self.reasons if r.code is not None]
+        if pinned:
+            real = [r for r in known if not _is_selector_mismatch(r.text)]
+            known = real or known
         if not known:
             return None
         default = self.total if self.total is not None else 0
@@ -93,6 +100,30 @@ class FitError:
                 -_PRECEDENCE.index(r.code) if r.code in _PRECEDENCE else -99,
             ),
         )
+
+
+def _is_selector_mismatch(text: str) -> bool:
+    t = text.lower()
+    return "node affinity/selector" in t or "node selector" in t or "prefilter result" in t
+
+
+def pinned_node(pod: K8sObject) -> str | None:
+    """The one node a pod is pinned to by required `matchFields metadata.name` (DaemonSet pods), or None."""
+    terms = dig(
+        pod,
+        "spec",
+        "affinity",
+        "nodeAffinity",
+        "requiredDuringSchedulingIgnoredDuringExecution",
+        "nodeSelectorTerms",
+        default=[],
+    )
+    names: set[str] = set()
+    for term in terms if isinstance(terms, list) else []:
+        for expr in (term.get("matchFields") or []) if isinstance(term, dict) else []:
+            if isinstance(expr, dict) and expr.get("key") == "metadata.name" and expr.get("operator") == "In":
+                names.update(str(v) for v in expr.get("values") or [])
+    return next(iter(names)) if len(names) == 1 else None
 
 
 def classify_reason(text: str) -> tuple[str | None, str | None]:
@@ -361,7 +392,7 @@ def analyze(snapshot: Snapshot) -> Iterator[Finding]:
         if started is not None and snapshot.at - started < GRACE:
             continue
         fit = parse_fit_error(message)
-        primary = fit.primary()
+        primary = fit.primary(pinned=pinned_node(pod) is not None)
         if primary is None or primary.code is None:
             continue
         if nodes is None:
@@ -413,6 +444,12 @@ def _finding(
             f"{cond.get('message', '')}"
         )
     evidence.append("status.phase=Pending, spec.nodeName unset")
+    pin = pinned_node(pod)
+    if pin is not None:
+        evidence.append(
+            f"pod is pinned to node {pin} (matchFields metadata.name): "
+            "not matching the other nodes is by design"
+        )
     ranked = sorted(
         fit.reasons,
         key=lambda r: -(r.count if r.count is not None else (total or 0)),
