@@ -294,6 +294,24 @@ def test_fence_defangs_spoofed_markers() -> None:
     assert decode_marker(fence(spoof)) is None
 
 
+def test_a_second_marker_added_by_hand_is_refused() -> None:
+    body = body_for(rec())
+    forged = body + "\n" + encode_marker({"id": RID, "requested_by": "mallory"}) + "\n"
+    with pytest.raises(MarkerError, match="2 different markers"):
+        decode_marker(forged)
+    assert decode_marker(body + "\n" + body) is not None  # the same marker twice is still one marker
+
+
+def test_template_syntax_in_content_is_not_evaluated() -> None:
+    r = record()
+    r = PhrRecord(
+        r.id, r.stage, r.created, {**r.front, "title": "{{ 7*7 }}"}, {"Execution": "{{ 7*7 }} {% if x %}"}
+    )
+    text = render_record(r)
+    assert "49" not in text
+    assert parse_record(text).sections["Execution"] == "{{ 7*7 }} {% if x %}"
+
+
 def test_inline_code_holds_backticks_and_pipes() -> None:
     assert inline_code("a`b") == "``a`b``"
     assert inline_code("`x`") == "`` `x` ``"

@@ -156,14 +156,20 @@ def encode_marker(meta: Mapping[str, Any]) -> str:
 
 
 def decode_marker(text: str) -> dict[str, Any] | None:
-    """The marker of a PR body (the last one: ours is at the end), None when there is none.
+    """The marker of a PR body, None when there is none.
 
-    Raises MarkerError when a marker is there but was altered so it no longer decodes.
+    Raises MarkerError when a marker is there but was altered so it no longer decodes, or when
+    the body holds several different markers (aiops writes one, and defangs any `<!--` in the
+    cluster text it quotes, so a second one was added by hand).
     """
-    matches = list(_MARKER_RE.finditer(text or ""))
-    if not matches:
+    payloads = {re.sub(r"\s+", "", m.group("payload")) for m in _MARKER_RE.finditer(text or "")}
+    if not payloads:
         return None
-    payload = re.sub(r"\s+", "", matches[-1].group("payload"))
+    if len(payloads) > 1:
+        raise MarkerError(
+            f"aiops:meta marker: the body holds {len(payloads)} different markers (was it edited?)"
+        )
+    payload = payloads.pop()
     try:
         raw = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError) as exc:
