@@ -31,6 +31,7 @@ from aiops.model.usage import ContainerSeries, Resource
 
 _KEY = b'"values":['
 _STRIP = b'[]"'
+_NUMBER_CHARS = b'0123456789.eE+-"NaInf'
 
 
 class _NotFast(Exception):
@@ -91,18 +92,17 @@ def _parse_fast(raw: bytes, resource: Resource, source: str) -> list[ContainerSe
             if e < 0:
                 raise _NotFast
             chunk = raw[a : e + 2]
-            # only numbers, quotes, brackets and commas are expected; null/true/false are not samples
-            if b"l" in chunk or b"u" in chunk:
-                raise _NotFast
-            n_pairs = chunk.count(b"[") - 1
-            # the brackets and commas must be exactly [[,],[,],...]: one value in each slot
-            buf = np.frombuffer(chunk, dtype=np.uint8)
-            structure = buf[(buf == 91) | (buf == 93) | (buf == 44)].tobytes()
-            if structure != b"[[,]" + b",[,]" * (n_pairs - 1) + b"]":
+            # Without the characters of numbers, NaN and ±Inf, exactly "[[,],[,],…]" must remain: one
+            # token in each slot, nothing else (null/true/false, whitespace → the plain path decides).
+            structure = chunk.translate(None, _NUMBER_CHARS)
+            n_pairs = (len(structure) - 1) // 4
+            if n_pairs < 1 or structure != b"[[,]" + b",[,]" * (n_pairs - 1) + b"]":
                 raise _NotFast
             flat = chunk.translate(None, _STRIP)
-            if b"N" in flat or b"I" in flat:
-                flat = flat.replace(b"+Inf", b"null").replace(b"-Inf", b"null").replace(b"NaN", b"null")
+            if b"N" in flat:
+                flat = flat.replace(b"NaN", b"null")
+            if b"I" in flat:
+                flat = flat.replace(b"+Inf", b"null").replace(b"-Inf", b"null")
             try:
                 nums = loads(b"[" + flat + b"]")
             except orjson.JSONDecodeError as exc:
@@ -295,16 +295,31 @@ def format_value(v: float) -> str:
     return text
 
 
+def _format_values(values: list[float]) -> list[str]:
+    out = list(map(repr, values))
+    for i, text in enumerate(out):
+        if text[-2:] == ".0" or "n" in text or "e" in text:  # whole, nan/inf, exponent notation
+            out[i] = format_value(values[i])
+    return out
+
+
+def _format_timestamps(ts: Any) -> list[int | float]:
+    arr = np.asarray(ts, dtype=np.float64)
+    if arr.size and bool(np.all(arr == np.floor(arr))):
+        return [int(t) for t in arr.astype(np.int64).tolist()]
+    return [format_timestamp(t) for t in arr.tolist()]
+
+
 def dump_matrix(series: Sequence[ContainerSeries]) -> bytes:
     """A query_range success body holding `series` (labels namespace/pod/container)."""
     result = []
     for s in series:
-        ts_list = s.timestamps.tolist() if hasattr(s.timestamps, "tolist") else list(s.timestamps)
-        vs_list = s.values.tolist() if hasattr(s.values, "tolist") else list(s.values)
+        ts_list = _format_timestamps(s.timestamps)
+        vs_list = _format_values([float(v) for v in np.asarray(s.values, dtype=np.float64).tolist()])
         result.append(
             {
                 "metric": {"namespace": s.namespace, "pod": s.pod, "container": s.container},
-                "values": [[format_timestamp(t), format_value(float(v))] for t, v in zip(ts_list, vs_list)],
+                "values": [[t, v] for t, v in zip(ts_list, vs_list)],
             }
         )
     return orjson.dumps({"status": "success", "data": {"resultType": "matrix", "result": result}})
