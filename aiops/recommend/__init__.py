@@ -66,7 +66,11 @@ class Result:
 def _window(usage: UsageData, settings: Settings) -> tuple[float, float] | None:
     end: float | None = usage.end.timestamp() if usage.end is not None else None
     if end is None:
-        newest = [float(s.timestamps.max()) for s in usage.series if len(s.timestamps)]
+        newest = [
+            float(np.max(s.timestamps[np.isfinite(s.timestamps)]))
+            for s in usage.series
+            if np.isfinite(s.timestamps).any()
+        ]
         if not newest:
             return None
         end = max(newest)

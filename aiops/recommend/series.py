@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -25,33 +26,38 @@ SKIP_CONTAINERS = ("", "POD")
 
 @dataclass(frozen=True, eq=False)
 class Pooled:
-    """All pods' samples of one resource of one workload container, cleaned."""
+    """All pods' samples of one resource of one workload container, cleaned.
 
-    pods: tuple[str, ...]
-    pod_index: Array  # int array: which pod each sample came from
-    timestamps: Array
+    `values` are every kept sample, pooled (what percentiles read); `parts` keep each series' own
+    times (sorted) and its slice of `values`, for time-aligned sums. Few large temporaries are made:
+    on a busy VM every array over ~128 KiB costs fresh pages.
+    """
+
+    parts: tuple[tuple[str, Array, int, int], ...]  # (pod, timestamps, start, stop) into `values`
     values: Array
-    dropped: int = 0  # NaN / negative / out-of-window samples removed
+    dropped: int = 0  # NaN / negative / out-of-window / duplicate samples removed
+    steps: tuple[float, ...] = ()  # median sample spacing of each series
+
+    @property
+    def pods(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(p[0] for p in self.parts))
 
     @property
     def n(self) -> int:
         return int(self.values.size)
 
-    @property
+    @cached_property
     def span_seconds(self) -> float:
-        if self.values.size == 0:
+        if not self.parts:
             return 0.0
-        return float(self.timestamps.max() - self.timestamps.min())
+        first = min(float(p[1][0]) for p in self.parts)
+        last = max(float(p[1][-1]) for p in self.parts)
+        return last - first
 
-    @property
+    @cached_property
     def step(self) -> float:
         """Typical sample spacing (median over series), at least 1 s."""
-        steps: list[float] = []
-        for i in range(len(self.pods)):
-            ts = np.sort(self.timestamps[self.pod_index == i])
-            if ts.size > 1:
-                steps.append(float(np.median(np.diff(ts))))
-        return max(1.0, float(np.median(steps))) if steps else 60.0
+        return max(1.0, float(np.median(self.steps))) if self.steps else 60.0
 
     @property
     def sample_days(self) -> float:
@@ -60,7 +66,7 @@ class Pooled:
     def percentile(self, p: float) -> float:
         return float(np.percentile(self.values, p))
 
-    @property
+    @cached_property
     def peak(self) -> float:
         return float(self.values.max())
 
@@ -88,11 +94,11 @@ def group(usage: UsageData, inventory: Inventory) -> Grouped:
 
 def pool(series: Iterable[ContainerSeries], start: float, end: float) -> Pooled:
     """Concatenate the series of several pods, dropping bad samples and samples outside [start, end]."""
-    pods: list[str] = []
-    ts_parts: list[Array] = []
+    parts: list[tuple[str, Array, int, int]] = []
     v_parts: list[Array] = []
-    idx_parts: list[Array] = []
+    steps: list[float] = []
     dropped = 0
+    offset = 0
     for s in series:
         ts = np.asarray(s.timestamps, dtype=np.float64)
         vs = np.asarray(s.values, dtype=np.float64)
@@ -100,34 +106,40 @@ def pool(series: Iterable[ContainerSeries], start: float, end: float) -> Pooled:
             n = min(ts.size, vs.size)
             dropped += abs(ts.size - vs.size)
             ts, vs = ts[:n], vs[:n]
-        keep = np.isfinite(vs) & np.isfinite(ts) & (vs >= 0) & (ts >= start) & (ts <= end)
-        if ts.size > 1:
+        total = ts.size
+        if total > 1 and not bool(np.all(ts[1:] >= ts[:-1])):
             order = np.argsort(ts, kind="stable")
-            ts, vs, keep = ts[order], vs[order], keep[order]
-            dup = np.zeros(ts.size, dtype=bool)
-            dup[1:] = ts[1:] == ts[:-1]
-            keep &= ~dup
-        dropped += int(ts.size - keep.sum())
-        if not keep.any():
+            ts, vs = ts[order], vs[order]
+        # the window, by binary search on the sorted times (NaN times sort last and fall outside)
+        lo = int(np.searchsorted(ts, start, side="left"))
+        hi = int(np.searchsorted(ts, end, side="right"))
+        ts, vs = ts[lo:hi], vs[lo:hi]
+        with np.errstate(invalid="ignore"):
+            keep = (vs >= 0) & (vs < np.inf)  # NaN, ±Inf and negative values out
+        if ts.size > 1:
+            same = ts[1:] == ts[:-1]
+            if bool(same.any()):
+                keep[1:] &= ~same  # duplicate timestamps: the first sample wins
+        kept = int(np.count_nonzero(keep))
+        dropped += total - kept
+        if not kept:
             continue
-        if s.pod in pods:
-            i = pods.index(s.pod)
-        else:
-            i = len(pods)
-            pods.append(s.pod)
-        ts_parts.append(ts[keep])
-        v_parts.append(vs[keep])
-        idx_parts.append(np.full(int(keep.sum()), i, dtype=np.int64))
+        if ts.size > 1:
+            stride = max(1, (ts.size - 1) // 4096)  # a strided median is plenty for the spacing
+            m = (ts.size - 1) // stride
+            d = ts[1::stride][:m] - ts[0::stride][:m]
+            d = d[d > 0]
+            if d.size:
+                steps.append(float(np.median(d)))
+        if kept < ts.size:
+            ts, vs = ts[keep], vs[keep]
+        parts.append((s.pod, ts, offset, offset + kept))
+        v_parts.append(vs)
+        offset += kept
     if not v_parts:
-        empty = np.zeros(0, dtype=np.float64)
-        return Pooled((), np.zeros(0, dtype=np.int64), empty, empty, dropped)
-    return Pooled(
-        tuple(pods),
-        np.concatenate(idx_parts),
-        np.concatenate(ts_parts),
-        np.concatenate(v_parts),
-        dropped,
-    )
+        return Pooled((), np.zeros(0, dtype=np.float64), dropped)
+    values = v_parts[0] if len(v_parts) == 1 else np.concatenate(v_parts)
+    return Pooled(tuple(parts), values, dropped, tuple(steps))
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,17 +160,19 @@ def totals(pools: Iterable[Pooled], step: float | None = None) -> Totals | None:
     if not plist:
         return None
     st = step or max(p.step for p in plist)
-    ts = np.concatenate([p.timestamps for p in plist])
-    vs = np.concatenate([p.values for p in plist])
-    names: dict[str, int] = {}
-    pod_ids: list[Array] = []
+    t0 = min(float(part[1][0]) for p in plist for part in p.parts)
+    t1 = max(float(part[1][-1]) for p in plist for part in p.parts)
+    size = round((t1 - t0) / st) + 1
+    total = np.zeros(size, dtype=np.float64)
+    present: dict[str, Array] = {}
     for p in plist:
-        mapping = np.array([names.setdefault(n, len(names)) for n in p.pods], dtype=np.int64)
-        pod_ids.append(mapping[p.pod_index])
-    pid = np.concatenate(pod_ids)
-    bucket = np.round(ts / st).astype(np.int64)
-    uniq, inv = np.unique(bucket, return_inverse=True)
-    total = np.bincount(inv, weights=vs, minlength=uniq.size)
-    pairs = np.unique(inv * (len(names) + 1) + pid)
-    pods = np.bincount(pairs // (len(names) + 1), minlength=uniq.size).astype(np.float64)
-    return Totals(total=total, pods=pods)
+        for pod, ts, a, b in p.parts:
+            bucket = np.rint((ts - t0) / st).astype(np.int64)
+            total += np.bincount(bucket, weights=p.values[a:b], minlength=size)
+            mark = present.setdefault(pod, np.zeros(size, dtype=bool))
+            mark[bucket] = True
+    pods = np.zeros(size, dtype=np.float64)
+    for mark in present.values():
+        pods += mark
+    seen = pods > 0  # steps where no pod reported are gaps, not zero load
+    return Totals(total=total[seen], pods=pods[seen])
