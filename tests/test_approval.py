@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from aiops.gitops.forge import Review as ForgeReview
@@ -288,3 +290,102 @@ def test_description_fits_a_commit_status() -> None:
     d = decide("critical", reviews, members, context())
     assert d.state == "failure" and len(d.description) <= 140
     assert d.to_dict()["state"] == "failure"
+
+
+# ---- the whole gate: classify → safety → decide (the issue's attack matrix end to end) ---------
+
+VALUES = "manifests/environments/minikube/todo-backend.yaml"
+RECORD = "history/prompts/2026/11/20261125-rightsize-todo-deployment-todo-backend--recommendation.md"
+BASE_VALUES = """\
+replicaCount: 2
+podAnnotations: {}
+securityContext: {}
+resources:
+  requests:
+    cpu: 500m
+    memory: 512Mi
+  limits:
+    memory: 512Mi
+autoscaling: {enabled: false, minReplicas: 2, maxReplicas: 5}
+"""
+SIZING = {"backend": {"cpu_p95": "100m", "memory_p95": "120Mi", "oom_in_window": False, "clamped": None}}
+POLICY = settings_from_dict({"approvals": {"members": MEMBERS}})
+
+
+def gate(new_values: str | None, reviews: list[Review], *, files: tuple[Any, ...] = (), **kw: Any) -> Any:
+    from aiops.model.changes import ChangeSet, FileChange
+    from aiops.policy import evaluate
+
+    changes = [FileChange(VALUES, BASE_VALUES, new_values)] if new_values is not None else []
+    cs = ChangeSet((*changes, *files), author=kw.pop("author", "aiops-bot[bot]"))
+    kw.setdefault("requested_by", "carol")
+    return evaluate(
+        cs, settings=POLICY, reviews=reviews, membership=POLICY.approvals.members, head_sha=HEAD, **kw
+    )
+
+
+def rightsized(memory: str) -> str:
+    return BASE_VALUES.replace("cpu: 500m", "cpu: 130m").replace(
+        "memory: 512Mi\n  limits", f"memory: {memory}\n  limits"
+    )
+
+
+def test_honest_path_of_every_tier_passes() -> None:
+    restart = BASE_VALUES.replace(
+        "podAnnotations: {}", 'podAnnotations: {"aiops.io/restartedAt": "2026-11-25T22:00:00Z"}'
+    )
+    trivial = gate(restart, [])
+    assert (trivial.tier.tier, trivial.decision.state) == ("trivial", "success")
+    low = gate(BASE_VALUES.replace("replicaCount: 2", "replicaCount: 3"), [r("alice")])
+    assert (low.tier.tier, low.decision.state) == ("low", "success")
+    medium = gate(rightsized("156Mi"), [r("alice")], sizing=SIZING)
+    assert (medium.tier.tier, medium.decision.state) == ("medium", "success")
+    assert medium.safety is not None and medium.safety.ok
+    critical = gate(
+        BASE_VALUES.replace("securityContext: {}", "securityContext: {runAsNonRoot: true}"),
+        [r("alice"), r("bob")],
+    )
+    assert (critical.tier.tier, critical.decision.state) == ("critical", "success")
+
+
+def test_medium_pr_below_p95_times_margin_fails_even_when_approved() -> None:
+    result = gate(rightsized("140Mi"), [r("alice")], sizing=SIZING)
+    assert result.decision.state == "failure"
+    assert "below the recorded p95 120Mi × 1.30" in result.decision.blockers[0]
+
+
+def test_risk_low_label_on_a_secret_change_is_critical() -> None:
+    from aiops.model.changes import FileChange
+
+    secret = FileChange(".github/secrets.yaml", None, "apiVersion: v1\nkind: Secret\n")
+    result = gate(None, [r("alice")], files=(secret,), labels=("risk:low",))
+    assert result.tier.tier == "critical" and result.decision.state == "pending"
+    assert any("risk:low ignored" in x for x in result.decision.reasons)
+
+
+@pytest.mark.parametrize(
+    "path", [".github/workflows/gate.yml", "CODEOWNERS", ".github/aiops.yaml", "aiops/policy/approval.py"]
+)
+def test_prs_touching_the_gate_itself_need_two_teams(path: str) -> None:
+    from aiops.model.changes import FileChange
+
+    result = gate(None, [r("alice")], files=(FileChange(path, "a\n", "b\n"),), author="dave")
+    assert result.tier.tier == "critical" and result.decision.state == "pending"
+
+
+def test_editing_an_existing_record_fails_with_the_rollback_hint_even_with_every_approval() -> None:
+    from aiops.model.changes import FileChange
+
+    result = gate(None, [r("alice"), r("bob")], files=(FileChange(RECORD, "old\n", "new\n"),))
+    assert result.decision.state == "failure"
+    assert "aiops rollback" in result.decision.blockers[-1]
+    assert result.tier.record_edits == (RECORD,)
+
+
+def test_rename_of_a_values_file_into_a_sensitive_path_is_critical() -> None:
+    from aiops.model.changes import FileChange
+
+    moved = FileChange(".github/aiops.yaml", BASE_VALUES, BASE_VALUES, old_path=VALUES)
+    result = gate(None, [r("alice")], files=(moved,))
+    assert result.tier.tier == "critical" and result.decision.state == "pending"
+    assert result.to_dict()["decision"]["state"] == "pending"

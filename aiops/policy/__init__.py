@@ -2,11 +2,13 @@
 
 `classify` turns a `ChangeSet` into a tier with reasons; `decide` turns a tier, the reviews and
 team membership into success / pending / failure with what is missing; `safety.check` runs the
-medium-tier checks of a resources diff against the `sizing` evidence. No I/O, no forge, no clock:
+medium-tier checks of a resources diff against the `sizing` evidence; `evaluate` composes the three
+as the one gate decision of the local `merge` and the GitHub gate. No I/O, no forge, no clock:
 the GitHub gate and the local forge's `merge` feed them what they read and act on the answer.
 """
 
 from aiops.policy.approval import ApprovalContext, Approver, Decision, Review, decide, fold_reviews
+from aiops.policy.gate import GateResult, evaluate
 from aiops.policy.safety import SafetyResult
 from aiops.policy.safety import check as safety_check
 from aiops.policy.tiers import (
@@ -27,6 +29,7 @@ __all__ = [
     "Approver",
     "ClassifyContext",
     "Decision",
+    "GateResult",
     "RevertedChange",
     "Review",
     "SafetyResult",
@@ -34,6 +37,7 @@ __all__ = [
     "TierResult",
     "classify",
     "decide",
+    "evaluate",
     "fold_reviews",
     "max_tier",
     "safety_check",

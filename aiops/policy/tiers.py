@@ -79,15 +79,25 @@ class TierReason:
 
 @dataclass(frozen=True)
 class TierResult:
-    """The tier (most restrictive rule), the reasons (most restrictive first) and notes."""
+    """The tier (most restrictive rule), the reasons (most restrictive first) and notes.
+
+    `record_edits`: existing files under history/ (other than runbooks) that the change edits,
+    deletes or renames away; the gate fails such a change outright (DESIGN §4.5).
+    """
 
     tier: str
     reasons: tuple[str, ...]
     rules: tuple[TierReason, ...] = ()
     notes: tuple[str, ...] = ()
+    record_edits: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"tier": self.tier, "reasons": list(self.reasons), "notes": list(self.notes)}
+        return {
+            "tier": self.tier,
+            "reasons": list(self.reasons),
+            "notes": list(self.notes),
+            "record_edits": list(self.record_edits),
+        }
 
 
 @dataclass(frozen=True)
@@ -207,6 +217,7 @@ class _Acc:
     who: str = "an unknown author"
     rules: list[TierReason] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    record_edits: list[str] = field(default_factory=list)
 
     def add(self, tier: str, path: str, reason: str) -> None:
         self.rules.append(TierReason(tier, path, reason))
@@ -232,6 +243,7 @@ def classify(change_set: ChangeSet, context: ClassifyContext) -> TierResult:
         reasons=tuple(dict.fromkeys(str(r) for r in rules)),
         rules=tuple(rules),
         notes=tuple(acc.notes),
+        record_edits=tuple(dict.fromkeys(acc.record_edits)),
     )
 
 
@@ -303,6 +315,7 @@ def _classify_record(norm: str, rec: str, action: str, acc: _Acc, suffix: str) -
         return
     if action != "added":
         what = "record" if rec in ("history/prompts/", "history/reports/") else "history file"
+        acc.record_edits.append(norm)
         acc.add(
             "critical",
             norm,
