@@ -7,6 +7,7 @@ is judged at an explicit time (`at=`), never the wall clock.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,6 +41,7 @@ from objfactories import (
     snapshot,
     statefulset,
     taint,
+    validate,
     with_labels,
 )
 
@@ -1215,3 +1217,76 @@ def test_daemonset_pod_pinned_to_one_node_is_blocked_by_that_node_not_by_affinit
     # The same message for an unpinned pod is an affinity problem (2 nodes > 1 node).
     q = pending("todo-backend-7c9f6d5b8-unpin", msg)
     assert only(run(scheduling, snapshot(q, at=NOW))).code == AFFINITY
+
+
+# ==== end to end: a kubectl List file through `aiops diagnose` ======================================
+DEGRADED = Path(__file__).parent / "fixtures" / "objects" / "degraded-cluster.yaml"
+OBJECT_CODES = {
+    "Unschedulable.InsufficientResources",
+    "Unschedulable.NodeAffinity",
+    "Unschedulable.Taints",
+    "Unschedulable.UnboundPVC",
+    "PVCPending",
+    "RolloutStuck",
+    "ServiceNoEndpoints",
+    "NodeNotReady",
+    "NodePressure",
+    "HPAMetricsUnavailable",
+}
+
+
+def test_degraded_cluster_file_is_made_of_valid_api_objects() -> None:
+    import yaml
+
+    doc = yaml.safe_load(DEGRADED.read_text(encoding="utf-8"))
+    assert doc["kind"] == "List" and len(doc["items"]) >= 35
+    for item in doc["items"]:
+        validate(item)
+
+
+def test_degraded_cluster_through_the_cli_names_each_object_failure_once() -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from aiops.cli import cli
+
+    result = CliRunner().invoke(
+        cli, ["diagnose", "--snapshot", str(DEGRADED), "--at", "2026-11-25T10:00:00Z", "-o", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    ours = sorted(
+        (f["code"], f["object"]["kind"], f["object"]["namespace"], f["object"]["name"], f["severity"])
+        for f in doc["findings"]
+        if f["code"] in OBJECT_CODES
+    )
+    assert ours == [
+        ("HPAMetricsUnavailable", "HorizontalPodAutoscaler", "shop", "api", "warning"),
+        ("NodeNotReady", "Node", "", "worker-2", "critical"),
+        ("NodePressure", "Node", "", "worker-3", "critical"),
+        ("PVCPending", "PersistentVolumeClaim", "shop", "data-db-0", "critical"),
+        ("RolloutStuck", "Deployment", "shop", "web", "warning"),
+        ("ServiceNoEndpoints", "Service", "shop", "web-canary", "critical"),
+        ("Unschedulable.InsufficientResources", "Pod", "shop", "web-7f9d6c5b4-m3n4b", "critical"),
+        ("Unschedulable.UnboundPVC", "Pod", "shop", "db-0", "critical"),
+    ]
+    by_code = {f["code"]: f for f in doc["findings"]}
+    web = by_code["Unschedulable.InsufficientResources"]
+    assert web["owner"] == {"kind": "Deployment", "name": "web"}
+    # Four reasons with one node each: the tie goes to the resource shortage, the taints are cited.
+    assert web["cause"]["detail"]["fits_no_node"] == ["memory"]
+    assert any("node.kubernetes.io/unreachable" in e for e in web["evidence"])
+    assert by_code["ServiceNoEndpoints"]["owner"] == {"kind": "Deployment", "name": "web"}
+    assert by_code["PVCPending"]["owner"] == {"kind": "StatefulSet", "name": "db"}
+    assert by_code["HPAMetricsUnavailable"]["owner"] == {"kind": "Deployment", "name": "api"}
+    for f in doc["findings"]:
+        if f["code"] in OBJECT_CODES:
+            assert f["detected_at"] == "2026-11-25T10:00:00Z"
+            assert f["started_at"] < f["detected_at"]
+
+    failing = CliRunner().invoke(
+        cli,
+        ["diagnose", "--snapshot", str(DEGRADED), "--at", "2026-11-25T10:00:00Z", "--fail-on", "critical"],
+    )
+    assert failing.exit_code == 1

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from aiops.diagnose.common import condition, describe_event, owner_of
+from aiops.diagnose.common import clip, condition, describe_event, owner_of
 from aiops.model import Cause, Finding, K8sObject, ObjectRef, Severity, Snapshot, format_time, parse_time
 from aiops.model.k8s import annotations_of, dig, labels_of, meta, name_of, namespace_of
 from aiops.model.snapshot import event_first_time
@@ -60,7 +60,7 @@ def pod_state(pod: K8sObject) -> str:
         return f"{phase} ({status.get('reason')})"
     sched = condition(pod, "PodScheduled")
     if sched is not None and sched.get("status") == "False":
-        return f"{phase}, unschedulable: {sched.get('message', '')}".rstrip(": ")
+        return f"{phase}, unschedulable: {clip(str(sched.get('message', '')), 160)}".rstrip(": ")
     for key in ("initContainerStatuses", "containerStatuses"):
         for cs in status.get(key) or []:
             if not isinstance(cs, dict):
