@@ -272,3 +272,13 @@ def test_signatures_are_precompiled_and_named_uniquely() -> None:
     names = [s.name for s in SIGNATURES]
     assert len(names) == len(set(names))
     assert all(hasattr(p, "finditer") for s in SIGNATURES for p in s.patterns)
+    # every signature has a lower-case keyword pre-check, so most logs never run most patterns
+    assert all(s.keywords and all(k == k.lower() for k in s.keywords) for s in SIGNATURES)
+
+
+def test_generic_fatal_line() -> None:
+    found = explain("INFO x\nFATAL could not connect to database postgres.data.svc:5432\n")
+    assert found is not None and found.cause.type == "app-fatal"
+    assert (
+        found.text == "the program logs a fatal error: could not connect to database postgres.data.svc:5432"
+    )

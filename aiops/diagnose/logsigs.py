@@ -53,6 +53,11 @@ class Signature:
     build: Builder
     exec_failure: bool = False
     requires: re.Pattern[str] | None = None  # the text must also contain this (cheap context check)
+    keywords: tuple[str, ...] = ()  # lower-case; the text must contain one before any pattern runs
+
+    def may_match(self, lowered: str) -> bool:
+        """Cheap substring pre-check so most signatures never run their patterns on a log."""
+        return not self.keywords or any(k in lowered for k in self.keywords)
 
 
 def _c(*patterns: str, flags: int = re.MULTILINE) -> tuple[re.Pattern[str], ...]:
@@ -176,6 +181,8 @@ def _fatal(runtime: str) -> Builder:
         if msg:
             detail["message"] = msg
         what = ": ".join(p for p in (exc, msg) if p) or "a fatal error"
+        if runtime == "application":
+            return Cause("app-fatal", detail), f"the program logs a fatal error: {what}"
         return Cause("app-fatal", detail), f"the {runtime} program stops with {what}"
 
     return build
@@ -193,14 +200,25 @@ _VAR = r"[A-Z][A-Z0-9_]{1,}"
 _SH = r"^(?:/usr)?(?:/bin/)?(?:ba|da|z)?sh: (?:\d+: )?(?:line \d+: )?(?P<cmd>[^:\r\n]+): "
 
 SIGNATURES: tuple[Signature, ...] = (
-    Signature("java-oom", _c(r"java\.lang\.OutOfMemoryError(?::[ \t]*(?P<what>[^\r\n]+))?"), _oom("java")),
+    Signature(
+        "java-oom",
+        _c(r"java\.lang\.OutOfMemoryError(?::[ \t]*(?P<what>[^\r\n]+))?"),
+        _oom("java"),
+        keywords=("outofmemoryerror",),
+    ),
     Signature(
         "node-oom",
         _c(r"(?P<what>JavaScript heap out of memory)", r"FATAL ERROR: (?P<what>[^\r\n]*heap limit[^\r\n]*)"),
         _oom("node"),
+        keywords=("heap out of memory", "heap limit"),
     ),
-    Signature("go-oom", _c(r"fatal error: (?P<what>runtime: out of memory)"), _oom("go")),
-    Signature("python-oom", _c(r"^[ \t]*MemoryError\b(?P<what>)"), _oom("python")),
+    Signature(
+        "go-oom",
+        _c(r"fatal error: (?P<what>runtime: out of memory)"),
+        _oom("go"),
+        keywords=("runtime: out of memory",),
+    ),
+    Signature("python-oom", _c(r"^[ \t]*MemoryError\b(?P<what>)"), _oom("python"), keywords=("memoryerror",)),
     Signature(
         "exec-format",
         _c(
@@ -210,6 +228,7 @@ SIGNATURES: tuple[Signature, ...] = (
         ),
         _exec_format,
         exec_failure=True,
+        keywords=("exec format error",),
     ),
     Signature(
         "exec-not-found",
@@ -219,12 +238,14 @@ SIGNATURES: tuple[Signature, ...] = (
         ),
         _exec_missing,
         exec_failure=True,
+        keywords=("executable file not found", "no such file or directory"),
     ),
     Signature(
         "exec-permission",
         _c(r"exec:? \\?\"?(?P<path>/?[\w./-]+)\\?\"?: permission denied"),
         _exec_perm,
         exec_failure=True,
+        keywords=("permission denied",),
     ),
     Signature(
         "shell-not-found",
@@ -234,6 +255,7 @@ SIGNATURES: tuple[Signature, ...] = (
             _SH + r"No such file or directory",
         ),
         _shell_missing,
+        keywords=("not found", "no such file or directory"),
     ),
     Signature(
         "missing-env",
@@ -248,6 +270,7 @@ SIGNATURES: tuple[Signature, ...] = (
             r"^(?P<upper>(?P<var>[A-Za-z_][A-Za-z0-9_]*))\r?\n[ \t]+Field required \[type=missing",
         ),
         _missing_env,
+        keywords=("env var", "environment var", "required key", "keyerror:", "field required", "no value"),
     ),
     Signature(
         "missing-config-key",
@@ -261,6 +284,7 @@ SIGNATURES: tuple[Signature, ...] = (
             r"Could not resolve placeholder '(?P<key>[^']+)'",
         ),
         _missing_key,
+        keywords=("couldn't find key", "config", "setting", "could not resolve placeholder"),
     ),
     Signature(
         "dns",
@@ -275,6 +299,16 @@ SIGNATURES: tuple[Signature, ...] = (
             _DNS_WORDS,
         ),
         _dns,
+        keywords=(
+            "getaddrinfo",
+            "lookup ",
+            "could not translate host",
+            "unknownhost",
+            "name or service not known",
+            "name resolution",
+            "unknown mysql server host",
+            "nodename nor servname",
+        ),
     ),
     Signature(
         "refused",
@@ -291,6 +325,7 @@ SIGNATURES: tuple[Signature, ...] = (
             r"ECONNREFUSED",
         ),
         _refused,
+        keywords=("refused", "is the server running"),
     ),
     Signature(
         "address-in-use",
@@ -302,6 +337,7 @@ SIGNATURES: tuple[Signature, ...] = (
             r"EADDRINUSE",
         ),
         _addr_in_use,
+        keywords=("address already in use", "eaddrinuse", "attempting to bind"),
     ),
     Signature(
         "permission",
@@ -313,6 +349,7 @@ SIGNATURES: tuple[Signature, ...] = (
             r"(?i:permission denied)",
         ),
         _perm,
+        keywords=("permission denied", "eacces"),
     ),
     Signature(
         "migration",
@@ -326,6 +363,7 @@ SIGNATURES: tuple[Signature, ...] = (
             r"(?i:(?P<msg>migration[^\r\n]{0,120}?\bfailed\b[^\r\n]*))",
         ),
         _migration,
+        keywords=("alembic", "django.db.migrations", "flyway", "liquibase", "migrat", "dirty database"),
     ),
     Signature(
         "java-fatal",
@@ -334,6 +372,7 @@ SIGNATURES: tuple[Signature, ...] = (
             r"Exception in thread \"[^\"]+\" (?P<exc>[\w.$]+)(?:: (?P<msg>[^\r\n]*))?",
         ),
         _fatal("Java"),
+        keywords=("caused by: ", "exception in thread"),
     ),
     Signature(
         "python-fatal",
@@ -343,6 +382,7 @@ SIGNATURES: tuple[Signature, ...] = (
         ),
         _fatal("Python"),
         requires=re.compile(r"Traceback \(most recent call last\):"),
+        keywords=("traceback (most recent call last)",),
     ),
     Signature(
         "go-fatal",
@@ -353,6 +393,7 @@ SIGNATURES: tuple[Signature, ...] = (
             r"\"level\":\"fatal\"[^\r\n]*?\"msg\":\"(?P<msg>(?:[^\"\\]|\\.)*)\"",
         ),
         _fatal("Go"),
+        keywords=("panic: ", "fatal error: ", "level=fatal", '"level":"fatal"'),
     ),
     Signature(
         "node-fatal",
@@ -362,12 +403,19 @@ SIGNATURES: tuple[Signature, ...] = (
         ),
         _fatal("Node.js"),
         requires=re.compile(r"node:internal|    at |throw |UnhandledPromiseRejection"),
+        keywords=("error",),
     ),
-    Signature("rust-fatal", _c(r"thread '[^']+' panicked at (?P<msg>[^\r\n]+)"), _fatal("Rust")),
+    Signature(
+        "rust-fatal",
+        _c(r"thread '[^']+' panicked at (?P<msg>[^\r\n]+)"),
+        _fatal("Rust"),
+        keywords=("panicked at",),
+    ),
     Signature(
         "generic-fatal",
         _c(r"^(?:\S+ )?(?:\[?FATAL\]?|CRITICAL)[:\s]+(?P<msg>[^\r\n]+)"),
         _fatal("application"),
+        keywords=("fatal", "critical"),
     ),
 )
 
@@ -404,8 +452,11 @@ def scan(text: str | None) -> list[LogCause]:
     """Every signature that matches, most causal first (one entry per signature)."""
     if not text:
         return []
+    lowered = text.lower()
     out: list[LogCause] = []
     for sig in SIGNATURES:
+        if not sig.may_match(lowered):
+            continue
         if sig.requires is not None and sig.requires.search(text) is None:
             continue
         m = _last_match(sig, text)
@@ -418,7 +469,10 @@ def explain(text: str | None) -> LogCause | None:
     """The most causal signature found in a log (or a termination message), else None."""
     if not text:
         return None
+    lowered = text.lower()
     for sig in SIGNATURES:
+        if not sig.may_match(lowered):
+            continue
         if sig.requires is not None and sig.requires.search(text) is None:
             continue
         m = _last_match(sig, text)
