@@ -315,10 +315,19 @@ _POD_TEMPLATE_PATHS: Mapping[str, tuple[str, ...]] = {
 def secret_env_values(items: Iterable[Mapping[str, Any]]) -> set[str]:
     """Literal env `value`s with secret-looking names in the pod specs of these objects."""
     out: set[str] = set()
+    controllers: set[tuple[str, str]] = set()
     for obj in items:
-        path = _POD_TEMPLATE_PATHS.get(str(obj.get("kind", "")))
+        kind = str(obj.get("kind", ""))
+        path = _POD_TEMPLATE_PATHS.get(kind)
         if path is None:
             continue
+        if kind == "Pod":  # replicas of one controller share its pod template: read one of them
+            owners = (obj.get("metadata") or {}).get("ownerReferences") or ()
+            uid = next((str(o.get("uid") or o.get("name")) for o in owners if isinstance(o, dict)), None)
+            if uid is not None:
+                if (kind, uid) in controllers:
+                    continue
+                controllers.add((kind, uid))
         spec: Any = obj
         for step in path:
             spec = spec.get(step) if isinstance(spec, dict) else None

@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -304,8 +304,17 @@ def _container_names(obj: K8sObject) -> set[str]:
     }
 
 
-def build_candidates(snapshot: Snapshot, diagnosis: Diagnosis) -> list[Candidate]:
-    """Every name a question may use: objects, their workloads, namespaces, containers."""
+_NAME_SPLIT = re.compile(r"[-.]")
+
+
+def build_candidates(
+    snapshot: Snapshot, diagnosis: Diagnosis, *, pod_names: Collection[str] | None = None
+) -> list[Candidate]:
+    """Every name a question may use: objects, their workloads, namespaces, containers.
+
+    Pods are thousands and only ever named exactly: with `pod_names` (the question's phrases) only
+    pods of those names become name candidates (their containers always count).
+    """
     seen: set[tuple[str, ObjectRef, str]] = set()
     out: list[Candidate] = []
 
@@ -315,9 +324,11 @@ def build_candidates(snapshot: Snapshot, diagnosis: Diagnosis) -> list[Candidate
         if not name or key in seen:
             return
         seen.add(key)
-        out.append(Candidate(name, ref, via, tuple(p for p in re.split(r"[-.]", name) if p)))
+        out.append(Candidate(name, ref, via, tuple(p for p in _NAME_SPLIT.split(name) if p)))
 
     namespaces: set[str] = set()
+    # pods of one controller share its workload and (nearly always) its containers: resolve once
+    by_controller: dict[tuple[str, str, str], tuple[ObjectRef, frozenset[str]]] = {}
     for kind in _CANDIDATE_KINDS:
         for obj in snapshot.of_kind(kind):
             ref = ObjectRef.of(obj)
@@ -326,10 +337,19 @@ def build_candidates(snapshot: Snapshot, diagnosis: Diagnosis) -> list[Candidate
             if kind == "ReplicaSet":
                 add(ref.name, _workload_ref(snapshot, obj), "owner")
                 continue
-            add(ref.name, ref, "name")
+            if kind != "Pod" or pod_names is None or ref.name in pod_names:
+                add(ref.name, ref, "name")
             if kind == "Pod":
-                workload = _workload_ref(snapshot, obj)
-                for c in _container_names(obj):
+                owners = meta(obj).get("ownerReferences") or [{}]
+                first = owners[0] if isinstance(owners[0], dict) else {}
+                ckey = (ref.namespace, str(first.get("kind", "")), str(first.get("name", "")))
+                known = by_controller.get(ckey) if first else None
+                if known is None:
+                    known = (_workload_ref(snapshot, obj), frozenset(_container_names(obj)))
+                    if first:
+                        by_controller[ckey] = known
+                workload, containers = known
+                for c in containers:
                     add(c, workload, "container")
             elif kind in WORKLOAD_KINDS and not meta(obj).get("ownerReferences"):
                 for c in _container_names(obj):
@@ -373,19 +393,25 @@ class _Index:
     by_word: dict[str, set[int]]
     vocab: list[str]
     stems: dict[str, set[str]]
+    names: list[str]  # whole names only: what "did you mean" offers
 
     @classmethod
     def of(cls, cands: list[Candidate]) -> _Index:
         by_word: dict[str, set[int]] = defaultdict(set)
+        fuzzy_words: set[str] = set()
         for i, c in enumerate(cands):
             by_word[c.name].add(i)
             for p in c.parts:
                 by_word[p].add(i)
+            if c.ref.kind != "Pod" and c.via != "owner":  # pods and ReplicaSets: exact names only
+                fuzzy_words.add(c.name)
+                fuzzy_words.update(c.parts)
         stems: dict[str, set[str]] = defaultdict(set)
-        for w in by_word:
+        for w in fuzzy_words:
             if len(w) >= 5 and "-" not in w and "." not in w:
                 stems[w[:5]].add(w)
-        return cls(cands, dict(by_word), sorted(by_word), dict(stems))
+        names = sorted({c.name for c in cands if c.ref.kind != "Pod" and c.via != "owner"})
+        return cls(cands, dict(by_word), sorted(fuzzy_words), dict(stems), names)
 
     def close(self, phrase: str) -> list[str]:
         """Vocabulary words within difflib's cutoff, plus words sharing a stem ("migration" → "migrate")."""
@@ -473,6 +499,9 @@ def match_question(question: str, candidates: list[Candidate]) -> Match:
         for ref in chosen
         if not (ref.kind == "Pod" and _pod_workload_chosen(ref, candidates, chosen_set))
     )
+    if len(targets) > 2 and all(t.via == "fuzzy" for t in targets):
+        # a typo close to many names is a guess, not an answer: offer the names instead
+        return Match((), parsed, tuple(_label(t.ref) for t in targets[:8]))
     return Match(targets, parsed)
 
 
@@ -487,7 +516,7 @@ def _pod_workload_chosen(pod: ObjectRef, candidates: list[Candidate], chosen: se
 def _close_names(words: Sequence[str], idx: _Index) -> tuple[str, ...]:
     names: list[str] = []
     for w in words:
-        for word in difflib.get_close_matches(w, idx.vocab, n=8, cutoff=0.5):
+        for word in difflib.get_close_matches(w, idx.names, n=8, cutoff=0.5):
             for i in sorted(
                 idx.by_word.get(word, ()), key=lambda i: -_KIND_PRIORITY.get(idx.cands[i].ref.kind, 0)
             ):
@@ -714,7 +743,8 @@ def _at(snapshot: Snapshot) -> str:
 
 def answer_question(question: str, snapshot: Snapshot, diagnosis: Diagnosis) -> Answer:
     """Answer a question offline from the findings of a diagnosis of `snapshot`."""
-    candidates = build_candidates(snapshot, diagnosis)
+    phrases = set(_phrases(parse_question(question).words))
+    candidates = build_candidates(snapshot, diagnosis, pod_names=phrases)
     m = match_question(question, candidates)
     at = snapshot.at
     if not m.parsed.words:

@@ -97,7 +97,7 @@ def ask(
 ) -> AskResult:
     """Answer offline from `diagnosis`, then ask each advisor (concurrently) with redacted findings."""
     red = redactor or Redactor.from_snapshot(snapshot)
-    diagnosis = red.redact_diagnosis(diagnosis)
+    # matching reads names only; every text that leaves (answer, findings, payload) is redacted after
     answer = _redact_answer(answer_question(question, snapshot, diagnosis), red)
     answers: tuple[AdvisorAnswer, ...] = ()
     if advisors:
