@@ -95,6 +95,15 @@ CASES: dict[str, list[Edit]] = {
         Edit(("config", "REDIS_URL"), "", comment="aiops: set REDIS_URL (missing, see PHR)"),
         Edit(("autoscaling", "enabled"), True),
     ],
+    "nasty": [
+        Edit(("block",), "new"),  # a literal block scalar becomes one line
+        Edit(("plain",), "p2"),  # a plain scalar over two lines, too
+        Edit(("explicit_null", "x"), 1),  # `~` becomes a block (indent: the file's own step, 4)
+        Edit(("nested", "items", Select("name", "second"), "extra"), "e"),
+        Edit(("flowmulti", "c"), 3),  # a flow mapping over two lines
+        Edit(("nested", "deep", "new"), 2),
+        Edit(("tagged",), "456"),  # the tag stays
+    ],
     "helm-create": [
         Edit(("replicaCount",), 2),
         Edit(("podAnnotations", "aiops.io/restartedAt"), "2026-11-25T10:00:00Z"),
@@ -129,7 +138,8 @@ def test_golden(case: str) -> None:
     keys = {s for e in CASES[case] for s in e.path if isinstance(s, str)}
     for line in difflib.ndiff(src.splitlines(), result.text.splitlines()):
         if line.startswith("- "):
-            assert any(f"{k}:" in line for k in keys), line
+            # (or is a continuation line of a scalar written over several lines)
+            assert any(f"{k}:" in line for k in keys) or ":" not in line, line
     # idempotent: the same edits again are a no-op
     again = patch_text(result.text, CASES[case])
     assert again.text == result.text and again.changes == ()
@@ -253,3 +263,62 @@ def test_readers() -> None:
     assert read_value(_read(GOLDEN / "anchors.in.yaml"), ("autoscaling", "maxReplicas")) == 3
     assert is_manifest(src)
     assert not is_manifest(_read(GOLDEN / "comments.in.yaml"))
+
+
+def _leaves(data: object, path: tuple[object, ...] = ()) -> list[tuple[tuple[object, ...], object]]:
+    out: list[tuple[tuple[object, ...], object]] = []
+    if isinstance(data, dict):
+        out.append((path, data))
+        for k, v in data.items():
+            if k != "<<":
+                out.extend(_leaves(v, (*path, k)))
+    elif isinstance(data, list):
+        for v in data:
+            if isinstance(v, dict) and "name" in v:
+                out.extend(_leaves(v, (*path, Select("name", str(v["name"])))))
+    else:
+        out.append((path, data))
+    return out
+
+
+SWEEP = [
+    *sorted(GOLDEN.glob("*.in.yaml")),
+    *sorted((GOLDEN.parents[2] / "manifests").rglob("values.yaml")),
+    *sorted((GOLDEN.parents[2] / "manifests" / "environments").rglob("*.yaml")),
+]
+
+
+@pytest.mark.parametrize("path", SWEEP, ids=lambda p: p.name)
+def test_every_scalar_and_mapping_of_real_files_patches_minimally(path: Path) -> None:
+    """Replace every scalar and add a key to every mapping, one at a time: one line changes (a block
+    scalar's lines go with it), the result loads to exactly the intended data, or the edit is
+    refused because an anchor shares the value."""
+    text = _read(path)
+    refused = 0
+    for doc in _data(text):
+        if doc is None:
+            continue
+        sel = (
+            Document(doc["kind"], doc["metadata"]["name"])
+            if isinstance(doc, dict) and "kind" in doc
+            else None
+        )
+        for key_path, value in _leaves(doc):
+            if not key_path:
+                continue
+            is_map = isinstance(value, dict)
+            edit = Edit((*key_path, "zz-new"), "v1", sel) if is_map else Edit(key_path, "X1", sel)  # type: ignore[arg-type]
+            try:
+                result = patch_text(text, [edit])
+            except PatchError as exc:
+                assert "more than the requested keys" in str(exc)
+                refused += 1
+                continue
+            removed = [
+                ln for ln in difflib.ndiff(text.splitlines(), result.text.splitlines()) if ln[:1] == "-"
+            ]
+            added = [ln for ln in difflib.ndiff(text.splitlines(), result.text.splitlines()) if ln[:1] == "+"]
+            assert len(added) <= 2 and len(added) >= 1, (key_path, added)
+            if len(removed) > 1:  # only a scalar written over several lines takes them with it
+                assert isinstance(value, str) and (" " in value or "\n" in value), (key_path, removed)
+    assert refused == (6 if path.name == "anchors.in.yaml" else 0)
