@@ -91,6 +91,8 @@ class FakeApiServer:
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _pods: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    _pods_indexed: int = -1
 
     # ---- seeding -----------------------------------------------------------------------
     def add(self, obj: dict[str, Any]) -> None:
@@ -229,17 +231,10 @@ class FakeApiServer:
         return 200, "application/json", orjson.dumps(body)
 
     def _log(self, ns: str, pod: str, query: dict[str, str]) -> tuple[int, str, bytes]:
-        pods = self.objects.get(("v1", "pods"), [])
-        spec = next(
-            (
-                p.get("spec", {})
-                for p in pods
-                if p["metadata"]["name"] == pod and p["metadata"].get("namespace") == ns
-            ),
-            None,
-        )
-        if spec is None:
+        pod_obj = self._pod_index().get((ns, pod))
+        if pod_obj is None:
             return _status(404, "NotFound", f'pods "{pod}" not found')
+        spec = pod_obj.get("spec", {})
         names = [c["name"] for c in spec.get("containers", []) + spec.get("initContainers", [])]
         container = query.get("container") or (names[0] if len(names) == 1 else "")
         if container not in names:
@@ -259,6 +254,14 @@ class FakeApiServer:
             lines = text.splitlines(keepends=True)
             text = "".join(lines[-int(tail) :]) if int(tail) > 0 else ""
         return 200, "text/plain", text.encode("utf-8")
+
+    def _pod_index(self) -> dict[tuple[str, str], dict[str, Any]]:
+        pods = self.objects.get(("v1", "pods"), [])
+        with self._lock:
+            if self._pods_indexed != len(pods):
+                self._pods = {(p["metadata"].get("namespace", ""), p["metadata"]["name"]): p for p in pods}
+                self._pods_indexed = len(pods)
+            return self._pods
 
     def _discovery(self, path: str) -> tuple[int, str, bytes]:
         if path == "/api":
@@ -302,6 +305,7 @@ class FakeApiServer:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body leave at once (no 40 ms delayed-ACK stalls)
     server_fake: FakeApiServer
 
     def _serve(self, method: str) -> None:

@@ -223,3 +223,32 @@ def test_bad_logs_file(tmp_path: Path, content: bytes, message: str) -> None:
     with pytest.raises(InputError) as err:
         FileSource(paths=(f,), logs_path=str(logs)).read()
     assert f"logs {logs}" in str(err.value) and message in str(err.value)
+
+
+def test_default_time_matches_the_reference_parser(sample_items: list[dict[str, Any]]) -> None:
+    from aiops.cluster.files import default_time
+
+    assert default_time(sample_items) == newest_timestamp(sample_items)
+    ev = {
+        "kind": "Event",
+        "metadata": {"name": "e", "namespace": "a"},
+        "lastTimestamp": None,
+        "eventTime": "2026-11-25T10:41:58.123456Z",  # same second as the sample's newest, later fraction
+    }
+    assert default_time([*sample_items, ev]) == datetime(2026, 11, 25, 10, 41, 58, 123456, tzinfo=UTC)
+    odd = {
+        "kind": "Event",
+        "metadata": {"name": "o", "namespace": "a"},
+        "lastTimestamp": "2026-11-25T12:00:00+02:00",
+    }
+    assert default_time([*sample_items, odd]) == newest_timestamp([*sample_items, odd])
+    broken = {
+        "kind": "Event",
+        "metadata": {"name": "b", "namespace": "a"},
+        "lastTimestamp": "2026-99-99T99:99:99Z",
+    }
+    assert default_time([*sample_items, broken]) == newest_timestamp([*sample_items, broken])
+    only_created = [
+        {"kind": "ConfigMap", "metadata": {"name": "c", "creationTimestamp": "2026-01-02T03:04:05Z"}}
+    ]
+    assert default_time(only_created) == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

@@ -6,6 +6,7 @@ Parses options, calls `aiops.pipeline.diagnosis`, prints text / Markdown / JSON 
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import click
@@ -50,6 +51,9 @@ def command(output: str, config_path: str | None, fail_on: str | None, **cluster
     from aiops.model import Severity
     from aiops.pipeline.diagnosis import SAMPLE_LABEL, ClusterOptions, diagnose, read_snapshot
 
+    # One short-lived process over a large, acyclic tree of dicts: the cyclic GC would only traverse
+    # it again and again (~30 % of the run on a 5,000-pod snapshot). Memory is returned at exit.
+    gc.disable()
     opts = ClusterOptions.from_kwargs(cluster)
     settings = None
     if config_path is not None or opts.is_live:

@@ -20,7 +20,13 @@ _SEVERITIES = ("critical", "warning", "info")
 
 
 def render_json(diagnosis: Diagnosis) -> str:
-    return json.dumps(diagnosis.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    """DESIGN §4.2 JSON, indented by two spaces (orjson when installed: large diagnoses print fast)."""
+    data = diagnosis.to_dict()
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - orjson is a dependency on CPython
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n"
 
 
 def group_by_workload(findings: Sequence[Finding]) -> list[tuple[ObjectRef, list[Finding]]]:

@@ -125,13 +125,29 @@ class LiveSource:
     def read(self) -> Snapshot:
         self._connect()
         self._probe()
+        at = self.at or self._server_date or datetime.now(UTC)
         notes: list[str] = []
         tasks = self._tasks()
         results: list[list[K8sObject] | str] = [[] for _ in tasks]
-        with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
+        log_results: list[tuple[str, str | None, str | None]] = []
+        with (
+            ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool,
+            ThreadPoolExecutor(max_workers=max(1, self.log_workers)) as log_pool,
+        ):
             futures = [pool.submit(self._list_all, t) for t in tasks]
+            # previous logs start as soon as the pods are in, overlapping the other lists
+            log_futures = []
+            for i, task in enumerate(tasks):
+                if task.kind.kind == "Pod":
+                    results[i] = futures[i].result()
+                    pods = results[i]
+                    if isinstance(pods, list):
+                        log_futures += [
+                            log_pool.submit(self._fetch_log, k) for k in crashing_containers(pods, at)
+                        ]
             for i, fut in enumerate(futures):
                 results[i] = fut.result()  # UnreachableError propagates (after retries)
+            log_results = [f.result() for f in log_futures]
         items: list[K8sObject] = []
         seen_notes: set[str] = set()
         wanted_ns = set(self.namespaces) if self.namespaces is not None else None
@@ -144,9 +160,16 @@ class LiveSource:
             if task.kind.kind == "Namespace" and wanted_ns is not None:
                 res = [o for o in res if (o.get("metadata") or {}).get("name") in wanted_ns]
             items.extend(res)
-        at = self.at or self._server_date or datetime.now(UTC)
-        logs, log_notes = self._previous_logs(items, at)
-        notes.extend(log_notes)
+        logs: dict[str, str] = {}
+        failures: list[str] = []
+        for key, text, err in log_results:
+            if text is not None:
+                logs[key] = text
+            elif err is not None:
+                failures.append(f"{key} ({err})")
+        if failures:
+            shown = ", ".join(failures[:3]) + (f" and {len(failures) - 3} more" if len(failures) > 3 else "")
+            notes.append(f"previous logs could not be read for {len(failures)} container(s): {shown}")
         return Snapshot(
             items=tuple(items),
             at=at,
@@ -313,43 +336,26 @@ class LiveSource:
                 return out
 
     # ---- logs --------------------------------------------------------------------------
-    def _previous_logs(self, items: Sequence[K8sObject], at: datetime) -> tuple[dict[str, str], list[str]]:
-        wanted = crashing_containers(items, at)
-        if not wanted:
-            return {}, []
-        logs: dict[str, str] = {}
-        failures: list[str] = []
-
-        def fetch(key: tuple[str, str, str]) -> tuple[tuple[str, str, str], str | None, str | None]:
-            ns, pod, container = key
-            path = f"/api/v1/namespaces/{quote(ns, safe='')}/pods/{quote(pod, safe='')}/log"
-            query = [
-                ("container", container),
-                ("previous", "true"),
-                ("tailLines", str(self.log_tail)),
-                ("limitBytes", str(self.log_limit_bytes)),
-            ]
-            try:
-                body, _ = self._get(path, query)
-            except _HttpError as exc:
-                if exc.status in (400, 404):  # no previous instance (any more): nothing to read
-                    return key, None, None
-                return key, None, f"HTTP {exc.status}"
-            except UnreachableError:
-                return key, None, "unreachable"
-            return key, body.decode("utf-8", errors="replace"), None
-
-        with ThreadPoolExecutor(max_workers=max(1, self.log_workers)) as pool:
-            for key, text, err in pool.map(fetch, wanted):
-                if text is not None:
-                    logs["/".join(key)] = text
-                elif err is not None:
-                    failures.append(f"{'/'.join(key)} ({err})")
-        notes: list[str] = []
-        if failures:
-            shown = ", ".join(failures[:3]) + (f" and {len(failures) - 3} more" if len(failures) > 3 else "")
-            notes.append(f"previous logs could not be read for {len(failures)} container(s): {shown}")
-        return logs, notes
+    def _fetch_log(self, key: tuple[str, str, str]) -> tuple[str, str | None, str | None]:
+        """("ns/pod/container", previous log tail or None, error or None); never raises."""
+        ns, pod, container = key
+        path = f"/api/v1/namespaces/{quote(ns, safe='')}/pods/{quote(pod, safe='')}/log"
+        query = [
+            ("container", container),
+            ("previous", "true"),
+            ("tailLines", str(self.log_tail)),
+            ("limitBytes", str(self.log_limit_bytes)),
+        ]
+        name = "/".join(key)
+        try:
+            body, _ = self._get(path, query)
+        except _HttpError as exc:
+            if exc.status in (400, 404):  # no previous instance (any more): nothing to read
+                return name, None, None
+            return name, None, f"HTTP {exc.status}"
+        except UnreachableError:
+            return name, None, "unreachable"
+        return name, body.decode("utf-8", errors="replace"), None
 
 
 def crashing_containers(items: Sequence[K8sObject], at: datetime) -> list[tuple[str, str, str]]:
