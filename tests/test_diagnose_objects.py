@@ -1290,3 +1290,12 @@ def test_degraded_cluster_through_the_cli_names_each_object_failure_once() -> No
         ["diagnose", "--snapshot", str(DEGRADED), "--at", "2026-11-25T10:00:00Z", "--fail-on", "critical"],
     )
     assert failing.exit_code == 1
+
+
+def test_events_of_a_previous_pod_incarnation_do_not_age_a_new_pending_pod() -> None:
+    """db-0 was deleted and recreated 30 s ago: the old db-0's FailedScheduling events are not its own."""
+    msg = "0/1 nodes are available: 1 Insufficient memory." + PREEMPT.format(n=1)
+    new = pending("db-0", msg, owner=("StatefulSet", "db"), since=ts(-0.5))
+    old = {**new, "metadata": {**new["metadata"], "uid": "0b7e0c4e-1111-4c2a-9f00-5d6c7b8a9e01"}}
+    stale = scheduler_event(old, "FailedScheduling", msg, at=micro(-40), series_count=30, series_last=micro(-2))
+    assert run(scheduling, snapshot(new, stale, node(), at=NOW)) == []

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from aiops.diagnose.common import condition, describe_event, owner_of
+from aiops.diagnose.common import condition, describe_event, owner_of, pod_events
 from aiops.errors import InputError
 from aiops.model import Cause, Finding, K8sObject, ObjectRef, Severity, Snapshot, format_time, parse_time
 from aiops.model.k8s import dig, labels_of, meta, name_of, namespace_of
@@ -190,8 +190,6 @@ def parse_fit_error(message: str) -> FitError:
 
 
 # ---- small readers -----------------------------------------------------------------------------------
-
-
 def _event_lines(events: Sequence[K8sObject], limit: int = 3) -> list[str]:
     """Newest first, one line per distinct (reason, message), at most `limit`."""
     seen: set[tuple[str, str]] = set()
@@ -236,11 +234,7 @@ def unschedulable_message(snapshot: Snapshot, pod: K8sObject) -> tuple[str, list
         return None
     if cond is not None and cond.get("reason") == "SchedulingGated":
         return None
-    events = [
-        e
-        for e in snapshot.events_for("Pod", namespace_of(pod), name_of(pod))
-        if e.get("reason") == "FailedScheduling"
-    ]
+    events = [e for e in pod_events(snapshot, pod) if e.get("reason") == "FailedScheduling"]
     message = ""
     if cond is not None and cond.get("status") == "False" and cond.get("reason") == "Unschedulable":
         message = str(cond.get("message") or "")
