@@ -350,3 +350,51 @@ def test_cli_reads_a_snapshot_file(capsys: pytest.CaptureFixture[str], no_adviso
     code, out, err = _run(["ask", "is payments healthy?", "--snapshot", str(path)], capsys)
     assert code == 0, err
     assert out.startswith("Deployment shop/payments looks healthy")
+
+
+def test_a_typo_close_to_many_names_lists_them() -> None:
+    deployments = [
+        k.deployment(f"svc-{i:04d}", "shop", containers=[k.container("app")]) for i in range(10, 20)
+    ]
+    snap = k.snapshot(*deployments)
+    a = answer_question("what's wrong with svc-001x?", snap, Diagnosis(findings=()))
+    assert a.status == "no-match"
+    assert len(a.candidates) >= 3 and all(c.startswith("Deployment shop/svc-001") for c in a.candidates)
+    assert answer_question("and svc-0013?", snap, Diagnosis(findings=())).status == "healthy"
+
+
+def test_cli_with_an_llm_advisor(
+    capsys: pytest.CaptureFixture[str], no_advisor_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import responses
+
+    monkeypatch.setenv("AIOPS_LLM_URL", "http://ollama.test:11434/v1")
+    monkeypatch.setenv("AIOPS_LLM_MODEL", "llama3.1:8b")
+    with responses.RequestsMock() as rs:
+        rs.post(
+            "http://ollama.test:11434/v1/chat/completions",
+            json={
+                "id": "chatcmpl-1",
+                "object": "chat.completion",
+                "model": "llama3.1:8b",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "Raise the limit."}}],
+            },
+        )
+        code, out, _ = _run(["ask", "why is the backend failing?", "--advisor", "llm", "-o", "json"], capsys)
+        sent = json.loads(rs.calls[0].request.body or b"{}")
+    assert code == 0
+    data = json.loads(out)
+    assert data["advisors"] == [
+        {
+            "name": "llm",
+            "label": "advisor llm (model llama3.1:8b)",
+            "ok": True,
+            "model": "llama3.1:8b",
+            "answer": "Raise the limit.",
+            "error": None,
+            "elapsed_ms": data["advisors"][0]["elapsed_ms"],
+        }
+    ]
+    user = sent["messages"][1]["content"]
+    assert user.startswith("Question: why is the backend failing?")
+    assert '"code": "OOMKilled"' in user and "todo-backend-7c9f6d5b8-4kq2z" in user
