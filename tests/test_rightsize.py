@@ -372,3 +372,12 @@ def test_two_containers_are_sized_separately() -> None:
     side = rec.proposed["sidecar"]
     assert side["requests"]["cpu"] in {"25m", "30m"}
     assert rec.cost is not None and rec.cost.monthly_after < rec.cost.monthly_before
+
+
+def test_a_workload_with_a_malformed_quantity_does_not_stop_the_others() -> None:
+    bad = workload("broken", cname="app", rs_hash="6b5c4d3e2", pods=["broken-6b5c4d3e2-bcdfg"])
+    bad[0]["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["memory"] = "lots"
+    snap = snapshot(*workload(pods=SEED_PODS), *bad, node(), at=T0, check=False)
+    result = run_all(snap, seed_usage(), [], Settings())
+    assert only(result).target == BACKEND
+    assert any("todo/Deployment/broken: not sized" in n and "lots" in n for n in result.notes)

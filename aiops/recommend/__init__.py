@@ -195,7 +195,7 @@ def run_all(
                 if sk.key not in fix_keys:
                     skipped.append(sk)
     recs, skipped = _apply_optout(recs, skipped, inv)
-    return Result(tuple(recs), tuple(skipped), tuple(notes))
+    return Result(tuple(recs), tuple(skipped), (*inv.notes, *notes))
 
 
 def _apply_optout(

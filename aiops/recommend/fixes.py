@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from aiops.errors import InputError
 from aiops.model.findings import Finding
 from aiops.model.k8s import ObjectRef, annotations_of, dig, meta
 from aiops.model.quantity import parse_memory
@@ -86,7 +87,7 @@ def oom_kills(findings: Iterable[Finding], inv: Inventory) -> dict[ObjectRef, li
             if detail.get(k) is not None:
                 try:
                     limit = parse_memory(detail[k], field=f"finding {f.object} cause.detail.{k}")
-                except Exception:
+                except InputError:
                     limit = None
                 break
         if limit is None and f.object.kind == "Pod":
@@ -95,7 +96,10 @@ def oom_kills(findings: Iterable[Finding], inv: Inventory) -> dict[ObjectRef, li
                 if isinstance(c, dict) and c.get("name") == f.container:
                     mem = dig(c, "resources", "limits", "memory")
                     if mem is not None:
-                        limit = parse_memory(mem, field=f"pod {f.object} memory limit")
+                        try:
+                            limit = parse_memory(mem, field=f"pod {f.object} memory limit")
+                        except InputError:
+                            limit = None
         out.setdefault(_workload(f, inv), []).append(
             OomKill(f.object.name, f.container, limit, f.started_at or f.detected_at)
         )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 
+from aiops.errors import InputError
 from aiops.model.k8s import K8sObject, ObjectRef, annotations_of, dig, meta, parse_time
 from aiops.model.quantity import parse_cpu, parse_memory
 from aiops.model.snapshot import Snapshot
@@ -203,6 +204,7 @@ class Inventory:
     """Every sized workload of a snapshot and the pod → workload map."""
 
     snapshot: Snapshot
+    notes: list[str] = field(default_factory=list)  # workloads that could not be read, and why
 
     @cached_property
     def workloads(self) -> dict[ObjectRef, Workload]:
@@ -233,11 +235,16 @@ class Inventory:
                 hpa = hpas.get(ref)
                 if hpa is not None and hpa.current_replicas:
                     replicas = hpa.current_replicas
-                ooms = tuple(o for p in pods for o in _ooms(p))
+                try:
+                    ooms = tuple(o for p in pods for o in _ooms(p))
+                    containers = _template_containers(obj)
+                except (InputError, ValueError, TypeError) as exc:
+                    self.notes.append(f"{ref}: not sized: {exc}")
+                    continue
                 out[ref] = Workload(
                     ref=ref,
                     obj=obj,
-                    containers=_template_containers(obj),
+                    containers=containers,
                     replicas=replicas,
                     hpa=hpa,
                     pods=pods,
