@@ -1297,5 +1297,22 @@ def test_events_of_a_previous_pod_incarnation_do_not_age_a_new_pending_pod() -> 
     msg = "0/1 nodes are available: 1 Insufficient memory." + PREEMPT.format(n=1)
     new = pending("db-0", msg, owner=("StatefulSet", "db"), since=ts(-0.5))
     old = {**new, "metadata": {**new["metadata"], "uid": "0b7e0c4e-1111-4c2a-9f00-5d6c7b8a9e01"}}
-    stale = scheduler_event(old, "FailedScheduling", msg, at=micro(-40), series_count=30, series_last=micro(-2))
+    stale = scheduler_event(
+        old, "FailedScheduling", msg, at=micro(-40), series_count=30, series_last=micro(-2)
+    )
     assert run(scheduling, snapshot(new, stale, node(), at=NOW)) == []
+
+
+def test_empty_endpoints_with_ready_pods_is_reported_unless_the_pods_just_became_ready() -> None:
+    svc = service("todo-backend")
+    ep = endpoints("todo-backend")  # no subsets
+    f = only(run(services, snapshot(svc, ep, *_backend_pods(), at=NOW)))
+    assert "2 Ready pod(s) match the selector, but the Endpoints list none of them" in f.evidence
+    assert f.owner == OwnerRef("Deployment", "todo-backend")
+    fresh = _backend_pods(1)
+    fresh[0]["status"]["conditions"] = [
+        condition("Ready", "True", at=ts(-0.2)),
+        condition("ContainersReady", "True", at=ts(-0.2)),
+        condition("PodScheduled", "True", at=ts(-3)),
+    ]
+    assert run(services, snapshot(svc, ep, *fresh, at=NOW)) == []

@@ -179,8 +179,12 @@ def _judge(
     publish = bool(dig(svc, "spec", "publishNotReadyAddresses"))
     ready = [p for p in matching if publish or _is_ready(p)]
     missing_ports = _named_ports_missing(svc, ready) if ready else []
-    if ep is None and ready and not missing_ports:
-        return None
+    if ready and not missing_ports:
+        if ep is None:
+            return None
+        became_ready = [t for t in (_ready_since(p) for p in ready) if t is not None]
+        if became_ready and snapshot.at - max(became_ready) < GRACE:
+            return None  # a pod just became Ready: the Endpoints controller has not caught up yet
     if not matching and index.scaled_to_zero(ns, selector) is not None:
         return None  # intentionally scaled to zero
     if (
@@ -315,6 +319,11 @@ def _judge(
         started_at=started,
         cause=cause,
     )
+
+
+def _ready_since(pod: K8sObject) -> datetime | None:
+    cond = condition(pod, "Ready")
+    return parse_time(cond.get("lastTransitionTime")) if cond and cond.get("status") == "True" else None
 
 
 def _unready_since(pod: K8sObject) -> datetime | None:
