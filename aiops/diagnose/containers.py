@@ -204,7 +204,36 @@ def analyze(snapshot: Snapshot) -> Iterator[Finding]:
     """Findings for every pod of the snapshot (pods that are fine cost a few dict lookups)."""
     index = _Index(snapshot)
     for obj in snapshot.of_kind("Pod"):
+        status = obj.get("status")
+        if isinstance(status, dict) and _plainly_healthy(status):
+            continue
         yield from _analyze_pod(_Pod(snapshot, obj, index))
+
+
+def _plainly_healthy(status: dict[str, Any]) -> bool:
+    """Running, every container running and ready, init containers done, no restart history.
+
+    Most pods of a cluster look like this; they are skipped without building anything. Anything
+    else (restarts, waiting, not ready, another phase) goes through the full analysis.
+    """
+    if status.get("phase") != "Running" or status.get("reason"):
+        return False
+    statuses = status.get("containerStatuses")
+    if not statuses:
+        return False
+    for cs in statuses:
+        if not isinstance(cs, dict) or cs.get("ready") is not True or cs.get("restartCount"):
+            return False
+        if "running" not in (cs.get("state") or {}):
+            return False
+    for cs in status.get("initContainerStatuses") or ():
+        if not isinstance(cs, dict) or cs.get("restartCount"):
+            return False
+        st = cs.get("state") or {}
+        done = (st.get("terminated") or {}).get("exitCode") == 0
+        if not done and not ("running" in st and cs.get("ready") is True):
+            return False
+    return True
 
 
 def _analyze_pod(pod: _Pod) -> Iterator[Finding]:
