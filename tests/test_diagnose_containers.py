@@ -255,6 +255,44 @@ def test_crashloop_with_liveness_noise_but_app_exit_is_not_a_probe_failure() -> 
     assert only(diagnose(p, unhealthy)).code == "CrashLoopBackOff"
 
 
+def test_failed_job_pod_app_exit_says_it_is_not_restarted() -> None:
+    p = f.pod(
+        "seed-29001234-bbbbb",
+        NS,
+        owner=("Job", "seed-29001234"),
+        phase="Failed",
+        restart_policy="Never",
+        containers=[f.container("seed", IMG)],
+        container_statuses=[
+            f.container_status("seed", IMG, state=f.terminated("Error", 2), ready=False),
+        ],
+    )
+    log = 'psql: error: could not translate host name "todo-db" to address: Name or service not known\n'
+    found = only(diagnose(p, logs={f"{NS}/seed-29001234-bbbbb/seed": log}))
+    assert found.code == "CrashLoopBackOff"
+    assert "is not restarted (restartPolicy Never)" in found.summary
+    assert found.cause is not None and found.cause.to_dict() == {
+        "type": "dependency-dns",
+        "detail": {"host": "todo-db"},
+    }
+    assert found.owner == OwnerRef("Job", "seed-29001234")
+
+
+def test_native_sidecar_init_container_is_judged_like_an_app_container() -> None:
+    sidecar = f.container("istio-proxy", "istio/proxyv2:1.24.0", limits_memory="64Mi")
+    sidecar["restartPolicy"] = "Always"
+    p = bpod(
+        [f.container_status("backend", IMG, state=f.running(f.ts(-50)))],
+        init_containers=[sidecar],
+        init_container_statuses=[
+            crashloop("istio-proxy", last=f.terminated("OOMKilled", 137), restarts=4),
+        ],
+    )
+    found = only(diagnose(p))
+    assert (found.code, found.container) == ("OOMKilled", "istio-proxy")
+    assert found.cause is not None and found.cause.detail["limit"] == "64Mi"
+
+
 # ---- LivenessProbeFailure ----------------------------------------------------------------------------
 def test_liveness_kill_behind_crashloop_with_exit_137_is_not_oom() -> None:
     p = bpod([crashloop(last=f.terminated("Error", 137, finished_at=f.ts(-2)))])

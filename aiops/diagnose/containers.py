@@ -548,10 +548,18 @@ def _terminated(
             "exitCode=127: a command run by the container's shell was not found (application exit)"
         )
     restarted = f"{restarts} restart{'s' if restarts != 1 else ''}"
+    policy = dig(pod.obj, "spec", "restartPolicy", default="Always")
+    if where == "state.terminated" and policy != "Always":
+        summary = (
+            f"Container {name} of pod {pod.name} exited with {code_txt} and is not restarted "
+            f"(restartPolicy {policy}): {why}."
+        )
+    else:
+        summary = f"Container {name} of pod {pod.name} keeps exiting with {code_txt} ({restarted}): {why}."
     return pod.finding(
         "CrashLoopBackOff",
         severity,
-        f"Container {name} of pod {pod.name} keeps exiting with {code_txt} ({restarted}): {why}.",
+        summary,
         evidence=evidence,
         remediation=_crash_remediation(cause),
         container=name,
