@@ -1316,3 +1316,24 @@ def test_empty_endpoints_with_ready_pods_is_reported_unless_the_pods_just_became
         condition("PodScheduled", "True", at=ts(-3)),
     ]
     assert run(services, snapshot(svc, ep, *fresh, at=NOW)) == []
+
+
+def test_stuck_rollout_without_replicasets_in_the_snapshot_still_shows_the_new_pods() -> None:
+    """`kubectl get pods,deployments` only: the new ReplicaSet is known from the condition and pod owners."""
+    new = "todo-backend-5d8f7c6b9"
+    dep = deployment(
+        "todo-backend",
+        replicas=1,
+        updated=1,
+        ready=0,
+        new_rs=new,
+        progressing=("False", "ProgressDeadlineExceeded"),
+        progressing_since=ts(-2),
+    )
+    bad = _crashing_pod(f"{new}-n0rs1", new, since=ts(-13))
+    f = only(run(workloads, snapshot(dep, bad, at=NOW)))
+    assert f.severity is Severity.CRITICAL
+    assert any(
+        e.startswith(f"pod {new}-n0rs1: Running, container backend waiting CrashLoopBackOff")
+        for e in f.evidence
+    )

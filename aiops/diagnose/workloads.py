@@ -106,8 +106,20 @@ class _Index:
                 out[uid].append(obj)
         return out
 
+    @cached_property
+    def pods_by_owner_name(self) -> dict[tuple[str, str, str], list[K8sObject]]:
+        out: dict[tuple[str, str, str], list[K8sObject]] = defaultdict(list)
+        for pod in self._snapshot.of_kind("Pod"):
+            for ref in meta(pod).get("ownerReferences") or []:
+                if isinstance(ref, dict) and ref.get("controller"):
+                    out[(namespace_of(pod), str(ref.get("kind")), str(ref.get("name")))].append(pod)
+        return out
+
     def pods_of(self, obj: K8sObject) -> list[K8sObject]:
         return self.pods.get(str(meta(obj).get("uid") or ""), [])
+
+    def pods_named(self, namespace: str, kind: str, name: str) -> list[K8sObject]:
+        return self.pods_by_owner_name.get((namespace, kind, name), [])
 
 
 def analyze(snapshot: Snapshot) -> Iterator[Finding]:
@@ -200,6 +212,9 @@ def _deployment(snapshot: Snapshot, dep: K8sObject, index: _Index) -> Finding | 
         evidence.extend(describe_event(e) for e in warnings[-2:])
         first_failure.extend(t for t in (event_first_time(e) for e in warnings) if t is not None)
         evidence.extend(_pod_lines(index.pods_of(new_rs)))
+    elif rs_name:
+        # ReplicaSets not in the snapshot: its pods still name it in their ownerReferences.
+        evidence.extend(_pod_lines(index.pods_named(ns, "ReplicaSet", rs_name)))
     started = parse_time(cond.get("lastTransitionTime"))
     if first_failure and (started is None or min(first_failure) < started):
         started = min(first_failure)
