@@ -246,3 +246,71 @@ def test_opted_out_workload_from_files(capsys: pytest.CaptureFixture[str], tmp_p
     data = json.loads(out)
     assert data["recommendations"] == []
     assert {s["cause"] for s in data["skipped"]} == {"opted-out"}
+
+
+def test_render_rows_for_every_kind() -> None:
+    from aiops.cli.render_recommendations import render_markdown, render_text
+
+    target = {"kind": "Deployment", "namespace": "todo", "name": "todo-backend"}
+    base = {"target": target, "confidence": "high", "cost": None, "rationale": "why", "evidence": ["e|1"]}
+    data = {
+        "recommendations": [
+            {
+                **base,
+                "kind": "hpa",
+                "key": "hpa-x",
+                "current": {"replicas": 3, "maxReplicas": None},
+                "proposed": {"minReplicas": 2, "maxReplicas": 5, "targetCPUUtilizationPercentage": 70},
+            },
+            {
+                **base,
+                "kind": "scale",
+                "key": "scale-x",
+                "current": {"replicas": 6},
+                "proposed": {"replicas": 3},
+                "cost": {"monthly_before": 20.0, "monthly_after": 10.0, "savings_percent": 50.0},
+            },
+            {
+                **base,
+                "kind": "image",
+                "key": "image-x",
+                "current": {"tag": "1.5.0"},
+                "proposed": {"repository": "ghcr.io/example/todo-backend", "tag": "1.4.2"},
+            },
+            {
+                **base,
+                "kind": "config",
+                "key": "config-x",
+                "current": {},
+                "proposed": {
+                    "key": "REDIS_URL",
+                    "configmap": "todo-config",
+                    "values_key": "config.REDIS_URL",
+                },
+            },
+            {**base, "kind": "restart", "key": "restart-x", "current": {}, "proposed": {"restart": True}},
+        ],
+        "skipped": [
+            {
+                "key": "rightsize-x",
+                "kind": "rightsize",
+                "target": target,
+                "reason": "99 samples",
+                "cause": "insufficient-data",
+            },
+            {"key": "image-y", "kind": "image", "target": target, "reason": "healthy", "cause": "cleared"},
+        ],
+    }
+    text = render_text(data, ["a note"])
+    assert "3 fixed replicas → HPA 2–5 @ 70 % CPU" in text
+    assert "replicas 6 → 3" in text and "10.00 (50.0 %)" in text
+    assert "image tag 1.5.0 → 1.4.2" in text
+    assert "add key REDIS_URL to ConfigMap todo-config" in text
+    assert "rolling restart" in text
+    assert "skipped: 1 cleared, 1 insufficient-data" in text
+    assert "todo/todo-backend rightsize: insufficient-data — 99 samples" in text
+    assert "healthy" not in text  # cleared entries are only counted
+    assert "note: a note" in text
+    md = render_markdown(data, [])
+    assert "e\\|1" not in md and "`e|1`" in md  # evidence is code-quoted
+    assert md.count("\n| todo/todo-backend |") == 5

@@ -134,10 +134,12 @@ def render_text(data: Mapping[str, Any], notes: Sequence[str] = ()) -> str:
         if before > 0:
             pct = 100.0 * (before - after) / before
             out.append("")
-            out.append(
-                f"right-sizing: requests {before:.2f} → {after:.2f} $/month, "
+            delta = (
                 f"{before - after:.2f} $ saved ({pct:.1f} %)"
+                if after <= before
+                else f"{after - before:.2f} $ more ({-pct:.1f} %)"
             )
+            out.append(f"right-sizing: requests {before:.2f} → {after:.2f} $/month, {delta}")
     else:
         out.append("no recommendations")
     lines, counts = _skip_lines(skipped)

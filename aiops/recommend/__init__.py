@@ -342,9 +342,10 @@ def _workload(ctx: _Ctx, w: Workload, source_error: str | None) -> tuple[list[Re
         )
         rationale = f"Right-size {w.ref.kind} {w.ref.name} from {basis}: {summary}."
         if cost.monthly_before > 0:
-            rationale += (
-                f" Requests cost {cost.monthly_before:.2f} → {cost.monthly_after:.2f} $/month"
+            rationale += f" Requests cost {cost.monthly_before:.2f} → {cost.monthly_after:.2f} $/month" + (
                 f" ({cost.savings_percent:.1f} % saved)."
+                if cost.savings_percent >= 0
+                else f" ({-cost.savings_percent:.1f} % more: usage needs it)."
             )
         if notes:
             rationale += " " + " ".join(n.rstrip(".") + "." for n in notes)
