@@ -157,7 +157,7 @@ def run_all(
         notes=notes,
     )
     for f in findings:
-        ctx.finding_refs.add(fixes._workload(f, inv))
+        ctx.finding_refs.add(fixes.workload_of(f, inv))
     errors = _source_errors(usage, inv)
     recs: list[Recommendation] = []
     skipped: list[Skipped] = []

@@ -42,7 +42,7 @@ def split_image(image: str) -> tuple[str, str | None]:
     return ref, None
 
 
-def _workload(f: Finding, inv: Inventory) -> ObjectRef:
+def workload_of(f: Finding, inv: Inventory) -> ObjectRef:
     """The sized workload a finding is about (Pod → its Deployment/StatefulSet/...)."""
     if f.object.kind == "Pod":
         pod = inv.snapshot.get("Pod", f.object.namespace, f.object.name)
@@ -100,7 +100,7 @@ def oom_kills(findings: Iterable[Finding], inv: Inventory) -> dict[ObjectRef, li
                             limit = parse_memory(mem, field=f"pod {f.object} memory limit")
                         except InputError:
                             limit = None
-        out.setdefault(_workload(f, inv), []).append(
+        out.setdefault(workload_of(f, inv), []).append(
             OomKill(f.object.name, f.container, limit, f.started_at or f.detected_at)
         )
     return out
@@ -139,13 +139,13 @@ def from_findings(findings: Sequence[Finding], inv: Inventory, settings: Setting
     for f in findings:
         cause = f.cause.type if f.cause else None
         if cause in RESTART_CAUSES and f.code in RESTART_CODES:
-            groups.setdefault(("restart", _workload(f, inv), ""), []).append(f)
+            groups.setdefault(("restart", workload_of(f, inv), ""), []).append(f)
         elif cause == "missing-config-key" and f.code in CONFIG_CODES and f.cause is not None:
             key = str(f.cause.detail.get("key") or "")
             cm = str(f.cause.detail.get("configmap") or "")
-            groups.setdefault(("config", _workload(f, inv), f"{cm}\0{key}"), []).append(f)
+            groups.setdefault(("config", workload_of(f, inv), f"{cm}\0{key}"), []).append(f)
         elif cause == "image-not-found" and f.code in IMAGE_CODES:
-            groups.setdefault(("image", _workload(f, inv), f.container or ""), []).append(f)
+            groups.setdefault(("image", workload_of(f, inv), f.container or ""), []).append(f)
 
     seen_keys: set[str] = set()
     for (kind, target, sub), fs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
