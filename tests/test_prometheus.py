@@ -262,3 +262,30 @@ def test_cli_prometheus_unreachable_exits_3(
 
 def test_settings_default_is_no_prometheus() -> None:
     assert Settings().prometheus.url is None
+
+
+@responses.activate
+def test_cli_a_4xx_makes_the_targets_skipped_with_source_error(
+    sample_files: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from aiops.cli import main
+
+    responses.add(
+        responses.GET,
+        QR,
+        status=403,
+        json={"status": "error", "errorType": "forbidden", "error": "no access"},
+    )
+    with pytest.raises(SystemExit) as exit_:
+        main(["recommend", "--snapshot", sample_files[0], "-n", "todo", "--prometheus", URL, "-o", "json"])
+    assert exit_.value.code == 0
+    out = json.loads(capsys.readouterr().out)
+    rightsize = {s["target"]["name"]: s for s in out["skipped"] if s["kind"] == "rightsize"}
+    assert {"todo-backend", "todo-frontend"} <= set(rightsize)
+    assert all(s["cause"] == "source-error" for s in rightsize.values())
+    assert "HTTP 403" in rightsize["todo-backend"]["reason"]
+    assert "todo-frontend" not in {
+        r["target"]["name"] for r in out["recommendations"] if r["kind"] == "rightsize"
+    }
