@@ -8,6 +8,7 @@ Heavy modules are imported inside the command, so `--help` stays fast.
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import click
@@ -61,12 +62,29 @@ def command(
     typos tolerated) and explains its failures with root cause, evidence and fix, or says that
     nothing is wrong with it, or that nothing matches (with close names).
     """
+    # a short-lived process over a large acyclic tree of dicts: the cyclic GC would only traverse it
+    # again and again (as in `aiops diagnose`); it is switched back on when the answer is printed
+    gc.disable()
+    try:
+        _ask(" ".join(question).strip(), output, config_path, advisor_names, offline=offline, cluster=cluster)
+    finally:
+        gc.enable()
+
+
+def _ask(
+    text: str,
+    output: str,
+    config_path: str | None,
+    advisor_names: tuple[str, ...],
+    *,
+    offline: bool,
+    cluster: dict[str, Any],
+) -> None:
     from aiops.errors import InputError
     from aiops.pipeline.ask import ask, render
     from aiops.pipeline.diagnosis import ClusterOptions, read_snapshot, scope_namespaces
     from aiops.settings import load_settings
 
-    text = " ".join(question).strip()
     if not text:
         raise InputError('QUESTION: empty; ask e.g. aiops ask "why is the backend failing?"')
     opts = ClusterOptions.from_kwargs(cluster)
