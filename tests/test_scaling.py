@@ -192,3 +192,22 @@ def test_two_workloads_one_fluctuating_one_steady() -> None:
     result = run_all(snap, u, [], Settings())
     hpas = [r.target.name for r in result.recommendations if r.kind == "hpa"]
     assert hpas == ["todo-frontend"]
+
+
+def test_ha_floor_counts_a_pod_disruption_budget() -> None:
+    from aiops.recommend.inventory import Inventory
+    from aiops.recommend.scaling import ha_floor
+
+    items = workload(replicas=1, pods=SEED_PODS[:1])
+    pdb = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "todo-backend", "namespace": "todo", "uid": "u-pdb"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": "todo-backend"}}},
+    }
+    inv = Inventory(snapshot(*items, node(), at=T0))
+    (w,) = inv.workloads.values()
+    assert not inv.has_pdb(w) and ha_floor(w, Scaling()) == 1
+    inv = Inventory(snapshot(*items, node(), pdb, at=T0, check=False))
+    (w,) = inv.workloads.values()
+    assert inv.has_pdb(w) and ha_floor(w, Scaling(), pdb=True) == 2

@@ -401,6 +401,7 @@ def _workload(ctx: _Ctx, w: Workload, source_error: str | None) -> tuple[list[Re
             current_request_per_pod=cur_req,
             settings=st.scaling,
             oom_in_window=oom_any,
+            pdb=ctx.inv.has_pdb(w),
         )
         per_pod_after = [(r.new.cpu_request, r.new.memory_request) for r in results.values()]
         per_pod_cost = costs.monthly(1, per_pod_after, st.rightsizing.prices)

@@ -326,6 +326,19 @@ class Inventory:
                 best = (cpu, mem)
         return best
 
+    def has_pdb(self, workload: Workload) -> bool:
+        """A PodDisruptionBudget whose matchLabels select the workload's pod template."""
+        labels = dig(workload.obj, "spec", "template", "metadata", "labels", default={})
+        if not isinstance(labels, dict) or not labels:
+            return False
+        for pdb in self.snapshot.of_kind("PodDisruptionBudget"):
+            if str(meta(pdb).get("namespace") or "") != workload.ref.namespace:
+                continue
+            sel = dig(pdb, "spec", "selector", "matchLabels", default={})
+            if isinstance(sel, dict) and sel and all(labels.get(k) == v for k, v in sel.items()):
+                return True
+        return False
+
     def namespace_annotations(self, namespace: str) -> dict[str, str]:
         ns = self.snapshot.get("Namespace", "", namespace)
         return annotations_of(ns) if ns is not None else {}

@@ -10,7 +10,8 @@ right-sizing; u = `scaling.target_cpu_utilization`.
   No scale-up from a fixed formula: a steady workload that needs more pods gets bigger requests
   from right-sizing; one that fluctuates gets an HPA.
 - Existing HPA pinned at maxReplicas ≥ 10 % of the time: raise maxReplicas (capped).
-HA floor = `scaling.ha_floor` when the workload runs ≥ 2 replicas, else 1. Pure.
+HA floor = `scaling.ha_floor` when the workload runs ≥ 2 replicas or has a PodDisruptionBudget,
+else 1. Pure.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ class ScaleAdvice:
     replicas_after: float  # expected average replicas, for the cost
 
 
-def ha_floor(workload: Workload, settings: Scaling) -> int:
-    return settings.ha_floor if workload.replicas >= 2 else 1
+def ha_floor(workload: Workload, settings: Scaling, *, pdb: bool = False) -> int:
+    """`scaling.ha_floor` when the workload runs ≥ 2 replicas or has a PodDisruptionBudget, else 1."""
+    return settings.ha_floor if workload.replicas >= 2 or pdb else 1
 
 
 def hpa_state(workload: Workload, totals: Totals) -> tuple[float, float]:
@@ -72,6 +74,7 @@ def advise(
     current_request_per_pod: float | None,
     settings: Scaling,
     oom_in_window: bool,
+    pdb: bool = False,
 ) -> tuple[list[ScaleAdvice], list[str]]:
     """Scaling advice for one workload, and notes saying why there is none when data says so."""
     notes: list[str] = []
@@ -86,7 +89,7 @@ def advise(
     cap = settings.max_replicas_cap
     total = totals.total
     p5, p10, p95, p99, p999 = (float(x) for x in np.percentile(total, [5, 10, 95, 99, 99.9]))
-    floor = ha_floor(workload, settings)
+    floor = ha_floor(workload, settings, pdb=pdb)
     conf = "high" if span_days >= FULL_SPAN_DAYS else "medium"
     per_target = u * request_per_pod
     stats = (
