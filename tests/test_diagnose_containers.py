@@ -922,6 +922,27 @@ def test_statefulset_pod_events_of_a_previous_incarnation_are_ignored() -> None:
     assert diagnose(p, stale) == []
 
 
+# ---- linearity -----------------------------------------------------------------------------------------
+def test_analyzer_reads_events_through_the_index_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No per-pod scan of all events: the analyzer never lists the Event kind itself."""
+    asked: list[str] = []
+    real = Snapshot.of_kind
+
+    def spy(self: Snapshot, kind: str) -> list[dict[str, Any]]:
+        asked.append(kind)
+        return real(self, kind)
+
+    monkeypatch.setattr(Snapshot, "of_kind", spy)
+    pods = [bpod([crashloop(last=f.terminated("OOMKilled", 137))])]
+    others = [
+        f.pod(f"todo-backend-7c9f6d5b8-{i:05d}", NS, owner=("ReplicaSet", RS), containers=[backend()])
+        for i in range(20)
+    ]
+    s = snap(*pods, *others, *[backoff_event(p) for p in pods + others])
+    assert [x.code for x in containers.analyze(s)] == ["OOMKilled"]
+    assert "Event" not in asked
+
+
 # ---- run_all isolation -----------------------------------------------------------------------------------
 def test_run_all_isolates_a_failing_analyzer_into_a_note() -> None:
     def boom(snapshot: Snapshot) -> list[Finding]:
