@@ -363,3 +363,30 @@ def test_cli_errors(
     assert exit_.value.code == 3
     err = capsys.readouterr().err
     assert "HTTP 403" in err and "Traceback" not in err
+
+
+def test_collected_history_feeds_recommend_usage_dir(
+    sample_api: FakeApiServer,
+    kubeconfig: str,
+    sample_files: tuple[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The sample cluster's PodMetrics, collected, are read by `aiops recommend --usage-dir`."""
+    from aiops.cli import main
+
+    data = tmp_path / "usage"
+    summary = collect(str(data), api=api(kubeconfig), namespaces=["todo"], count=1, echo=quiet)
+    assert summary.series >= 1
+    with pytest.raises(SystemExit) as exit_:
+        main(
+            ["recommend", "--snapshot", sample_files[0], "-n", "todo", "--usage-dir", str(data), "-o", "json"]
+        )
+    assert exit_.value.code == 0
+    out = json.loads(capsys.readouterr().out)
+    frontend = [
+        s for s in out["skipped"] if s["kind"] == "rightsize" and s["target"]["name"] == "todo-frontend"
+    ]
+    # one sample is far below the 100 points / 3 hours a recommendation needs
+    assert [s["cause"] for s in frontend] == ["insufficient-data"]
+    assert "1 samples" in frontend[0]["reason"]
