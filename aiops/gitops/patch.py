@@ -14,6 +14,8 @@ planner's job), no dumping of YAML (a dump reformats the whole file).
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -150,31 +152,49 @@ class PatchResult:
 # ---- reading -----------------------------------------------------------------------------------
 
 
-def _compose_all(text: str, source: str) -> list[Any]:
+@functools.lru_cache(maxsize=64)
+def _compose_cached(text: str) -> tuple[Any, ...]:
     from ruamel.yaml import YAML
+
+    return tuple(YAML(typ="rt").compose_all(text))
+
+
+@functools.lru_cache(maxsize=64)
+def _load_cached(text: str) -> tuple[Any, ...]:
+    from ruamel.yaml import YAML
+
+    return tuple(YAML(typ="safe", pure=True).load_all(text))
+
+
+def _yaml_error(exc: Exception, source: str) -> InputError:
+    mark = getattr(exc, "problem_mark", None)
+    where = f" line {mark.line + 1}" if mark is not None else ""
+    return InputError(f"{source}:{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})")
+
+
+def _compose_all(text: str, source: str) -> list[Any]:
+    """Node trees (with text positions) of every document; cached per text, never mutated."""
     from ruamel.yaml.error import YAMLError
 
     try:
-        return list(YAML(typ="rt").compose_all(text))
+        return list(_compose_cached(text))
     except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise InputError(f"{source}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+        raise _yaml_error(exc, source) from exc
 
 
 def _load_all(text: str, source: str) -> list[Any]:
-    from ruamel.yaml import YAML
+    """Plain data of every document; cached per text: read it, never change it (see load_documents)."""
     from ruamel.yaml.error import YAMLError
 
     try:
-        return list(YAML(typ="safe", pure=True).load_all(text))
+        return list(_load_cached(text))
     except YAMLError as exc:
-        raise InputError(f"{source}: not valid YAML ({exc})") from exc
+        raise _yaml_error(exc, source) from exc
 
 
 def load_documents(text: str, *, source: str = "<text>") -> list[Any]:
-    """Plain Python data of every document (merge keys resolved)."""
-    return _load_all(text, source)
+    """Plain Python data of every document (merge keys resolved); the caller's own copy."""
+    return copy.deepcopy(_load_all(text, source))
 
 
 def _is_map(node: Any) -> bool:
@@ -255,7 +275,7 @@ def read_value(
             return None
         data = matching[0]
     _found, value = _lookup(data, path)
-    return value
+    return copy.deepcopy(value)
 
 
 def is_manifest(text: str) -> bool:
@@ -284,6 +304,7 @@ _YAML11_SPECIAL = re.compile(
 _PLAIN_SAFE = re.compile(r"^[A-Za-z0-9_./@+=-][A-Za-z0-9_./:@+=,;()-]*$")
 
 
+@functools.lru_cache(maxsize=1024)
 def _plain_ok(s: str) -> bool:
     """A string that every YAML reader (1.1 as in Helm's Go parser, and 1.2) reads back as itself."""
     if not s or not _PLAIN_SAFE.match(s) or _YAML11_SPECIAL.match(s) or s.endswith(":"):
@@ -504,6 +525,7 @@ def _apply_one(text: str, edit: Edit, source: str) -> tuple[str, KeyChange | Non
         prefix = "" if not text or text.endswith("\n") else nl
         return text + prefix + nl.join(lines) + nl, KeyChange(format_key_path(edit.path), None, edit.value)
     found, old_effective = _lookup(datas[idx], edit.path)
+    old_effective = copy.deepcopy(old_effective)
     if found and old_effective == edit.value and type(old_effective) is type(edit.value):
         return text, None
     node = nodes[idx]
@@ -684,7 +706,7 @@ def patch_text(text: str, edits: Sequence[Edit], *, source: str = "<text>") -> P
 
 def _verify(old: str, new: str, edits: Sequence[Edit], source: str) -> None:
     """The new text must load to exactly the old data with the edits applied."""
-    before = _load_all(old, source)
+    before = copy.deepcopy(_load_all(old, source))
     after = _load_all(new, source)
     expected = before
     for edit in edits:
