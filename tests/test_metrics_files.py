@@ -90,15 +90,16 @@ def test_bad_samples_are_data_not_errors() -> None:
 
 
 def test_fast_and_plain_paths_agree_and_pretty_printed_files_work(tmp_path: Path) -> None:
-    compact = json.dumps(MIXED, separators=(",", ":")).encode()
+    compact = json.dumps(MIXED, separators=(",", ":")).encode()  # what Prometheus and curl give
     fast = _parse_fast(compact, "memory", "m.json")
+    spaced = _parse_fast(json.dumps(MIXED).encode(), "memory", "m.json")  # json.dumps' ", " and ": "
     plain = _parse_plain(compact, "memory", "m.json")
     pretty = read_matrix_file(write(tmp_path / "pretty.json", MIXED, indent=2), resource="memory")
-    for a, b, c in zip(fast, plain, pretty, strict=True):
-        assert (a.pod, a.container) == (b.pod, b.container) == (c.pod, c.container)
-        assert np.array_equal(a.timestamps, b.timestamps) and np.array_equal(a.timestamps, c.timestamps)
-        assert np.array_equal(a.values, b.values, equal_nan=True)
-        assert np.array_equal(a.values, c.values, equal_nan=True)
+    for a, b, c, d in zip(fast, plain, pretty, spaced, strict=True):
+        assert (a.pod, a.container) == (b.pod, b.container) == (c.pod, c.container) == (d.pod, d.container)
+        for other in (b, c, d):
+            assert np.array_equal(a.timestamps, other.timestamps)
+            assert np.array_equal(a.values, other.values, equal_nan=True)
 
 
 def test_data_object_alone_and_empty_results_are_accepted() -> None:

@@ -29,9 +29,9 @@ import orjson
 from aiops.errors import InputError
 from aiops.model.usage import ContainerSeries, Resource
 
-_KEY = b'"values":['
+_KEY = b'"values":'
 _STRIP = b'[]"'
-_NUMBER_CHARS = b'0123456789.eE+-"NaInf'
+_NUMBER_CHARS = b'0123456789.eE+-"NaInf '
 
 
 class _NotFast(Exception):
@@ -83,7 +83,11 @@ def _parse_fast(raw: bytes, resource: Resource, source: str) -> list[ContainerSe
         i = raw.find(_KEY, pos)
         if i < 0:
             break
-        a = i + len(_KEY) - 1  # the '[' opening the samples
+        a = i + len(_KEY)  # the '[' opening the samples, after `json.dumps`-style spaces if any
+        while raw[a : a + 1] == b" ":
+            a += 1
+        if raw[a : a + 1] != b"[":
+            raise _NotFast
         if raw[a + 1 : a + 2] == b"]":
             end = a + 2
             pairs = np.empty((0, 2), dtype=np.float64)
@@ -92,8 +96,8 @@ def _parse_fast(raw: bytes, resource: Resource, source: str) -> list[ContainerSe
             if e < 0:
                 raise _NotFast
             chunk = raw[a : e + 2]
-            # Without the characters of numbers, NaN and ±Inf, exactly "[[,],[,],…]" must remain: one
-            # token in each slot, nothing else (null/true/false, whitespace → the plain path decides).
+            # Without the characters of numbers, NaN, ±Inf and spaces, exactly "[[,],[,],…]" must remain:
+            # one token in each slot, nothing else (null/true/false, newlines → the plain path decides).
             structure = chunk.translate(None, _NUMBER_CHARS)
             n_pairs = (len(structure) - 1) // 4
             if n_pairs < 1 or structure != b"[[,]" + b",[,]" * (n_pairs - 1) + b"]":
