@@ -398,3 +398,13 @@ def test_cli_with_an_llm_advisor(
     user = sent["messages"][1]["content"]
     assert user.startswith("Question: why is the backend failing?")
     assert '"code": "OOMKilled"' in user and "todo-backend-7c9f6d5b8-4kq2z" in user
+
+
+def test_scope_limits_what_is_matched(sample: Any) -> None:
+    snap, _ = sample
+    diag = run_all(snap, namespaces=["todo"])
+    a = answer_question("is coredns ok?", snap, diag, namespaces=["todo"])
+    assert a.status == "no-match", "out of scope is not called healthy"
+    assert a.headline == 'Nothing in namespace todo matches "coredns".'
+    b = answer_question("why is the backend failing?", snap, diag, namespaces=["todo"])
+    assert _refs(b) == ["todo/Deployment/todo-backend"]

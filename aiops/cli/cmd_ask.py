@@ -101,6 +101,7 @@ def _ask(
     snapshot = read_snapshot(opts, settings)
     from aiops.diagnose import run_all
 
-    diagnosis = run_all(snapshot, namespaces=scope_namespaces(opts, settings))
-    result = ask(text, snapshot, diagnosis, advisors)
+    scope = scope_namespaces(opts, settings)
+    diagnosis = run_all(snapshot, namespaces=scope)
+    result = ask(text, snapshot, diagnosis, advisors, namespaces=scope)
     click.echo(render(result, output), nl=False)

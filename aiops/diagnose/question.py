@@ -308,12 +308,17 @@ _NAME_SPLIT = re.compile(r"[-.]")
 
 
 def build_candidates(
-    snapshot: Snapshot, diagnosis: Diagnosis, *, pod_names: Collection[str] | None = None
+    snapshot: Snapshot,
+    diagnosis: Diagnosis,
+    *,
+    pod_names: Collection[str] | None = None,
+    namespaces: Collection[str] | None = None,
 ) -> list[Candidate]:
     """Every name a question may use: objects, their workloads, namespaces, containers.
 
     Pods are thousands and only ever named exactly: with `pod_names` (the question's phrases) only
-    pods of those names become name candidates (their containers always count).
+    pods of those names become name candidates (their containers always count). With `namespaces`
+    (the -n scope) only objects in them (and cluster-scoped ones) are candidates.
     """
     seen: set[tuple[str, ObjectRef, str]] = set()
     out: list[Candidate] = []
@@ -323,17 +328,22 @@ def build_candidates(
         key = (name, ref, via)
         if not name or key in seen:
             return
+        if namespaces is not None and (
+            (ref.namespace and ref.namespace not in namespaces)
+            or (ref.kind == "Namespace" and ref.name not in namespaces)
+        ):
+            return
         seen.add(key)
         out.append(Candidate(name, ref, via, tuple(p for p in _NAME_SPLIT.split(name) if p)))
 
-    namespaces: set[str] = set()
+    seen_ns: set[str] = set()
     # pods of one controller share its workload and (nearly always) its containers: resolve once
     by_controller: dict[tuple[str, str, str], tuple[ObjectRef, frozenset[str]]] = {}
     for kind in _CANDIDATE_KINDS:
         for obj in snapshot.of_kind(kind):
             ref = ObjectRef.of(obj)
             if ref.namespace:
-                namespaces.add(ref.namespace)
+                seen_ns.add(ref.namespace)
             if kind == "ReplicaSet":
                 add(ref.name, _workload_ref(snapshot, obj), "owner")
                 continue
@@ -355,18 +365,18 @@ def build_candidates(
                 for c in _container_names(obj):
                     add(c, ref, "container")
     for obj in snapshot.of_kind("Namespace"):
-        namespaces.add(name_of(obj))
+        seen_ns.add(name_of(obj))
     for f in diagnosis.findings:
         add(f.object.name, f.object, "name")
         if f.object.namespace:
-            namespaces.add(f.object.namespace)
+            seen_ns.add(f.object.namespace)
         if f.owner is not None:
             add(f.owner.name, f.workload, "owner")
             if f.container:
                 add(f.container, f.workload, "container")
         elif f.container:
             add(f.container, f.object, "container")
-    for ns in namespaces:
+    for ns in seen_ns:
         add(ns, ObjectRef("Namespace", "", ns), "namespace")
     return out
 
@@ -741,17 +751,26 @@ def _at(snapshot: Snapshot) -> str:
     return format_time(snapshot.at) or "?"
 
 
-def answer_question(question: str, snapshot: Snapshot, diagnosis: Diagnosis) -> Answer:
-    """Answer a question offline from the findings of a diagnosis of `snapshot`."""
+def answer_question(
+    question: str, snapshot: Snapshot, diagnosis: Diagnosis, *, namespaces: Collection[str] | None = None
+) -> Answer:
+    """Answer a question offline from the findings of a diagnosis of `snapshot`.
+
+    `namespaces` is the scope the diagnosis was limited to (None: everything in the snapshot);
+    objects outside it are not matched, so nothing out of scope is called healthy.
+    """
     phrases = set(_phrases(parse_question(question).words))
-    candidates = build_candidates(snapshot, diagnosis, pod_names=phrases)
+    candidates = build_candidates(snapshot, diagnosis, pod_names=phrases, namespaces=namespaces)
     m = match_question(question, candidates)
     at = snapshot.at
     if not m.parsed.words:
         return _overview(question, m.parsed, snapshot, diagnosis)
     if not m.targets:
         words = " ".join(f'"{w}"' for w in m.parsed.words)
-        headline = f"Nothing in the cluster snapshot matches {words}."
+        where = "the cluster snapshot"
+        if namespaces is not None:
+            where = ("namespace " if len(namespaces) == 1 else "namespaces ") + ", ".join(sorted(namespaces))
+        headline = f"Nothing in {where} matches {words}."
         close = (
             m.close
             or tuple(dict.fromkeys(_label(c.ref) for c in candidates if c.ref.kind in WORKLOAD_KINDS))[:8]

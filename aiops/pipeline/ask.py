@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -94,11 +94,15 @@ def ask(
     advisors: Sequence[Advisor] = (),
     *,
     redactor: Redactor | None = None,
+    namespaces: Collection[str] | None = None,
 ) -> AskResult:
-    """Answer offline from `diagnosis`, then ask each advisor (concurrently) with redacted findings."""
+    """Answer offline from `diagnosis`, then ask each advisor (concurrently) with redacted findings.
+
+    `namespaces` is the scope `diagnosis` was limited to (None: all).
+    """
     red = redactor or Redactor.from_snapshot(snapshot)
     # matching reads names only; every text that leaves (answer, findings, payload) is redacted after
-    answer = _redact_answer(answer_question(question, snapshot, diagnosis), red)
+    answer = _redact_answer(answer_question(question, snapshot, diagnosis, namespaces=namespaces), red)
     answers: tuple[AdvisorAnswer, ...] = ()
     if advisors:
         payload = advisor_payload(answer, diagnosis, red)
