@@ -324,3 +324,10 @@ def test_read_file_is_the_only_way_in() -> None:
 
     only(plan(rec("scale", {"replicas": 3}), settings=policy(), read_file=read, live=live_deployment()))
     assert set(seen) == {ENV}
+
+
+def test_a_value_shared_through_an_anchor_is_skipped_not_overwritten() -> None:
+    text = "sizes:\n  res: &res\n    requests: {cpu: 500m}\nresources: *res\nworker:\n  resources: *res\n"
+    out = plan(rec("rightsize", RIGHTSIZE), settings=Settings(), read_file={ENV: text}.get)
+    assert isinstance(out, Skipped) and out.cause == "unmapped"
+    assert "alias of a shared block" in out.reason and out.snippet

@@ -21,7 +21,16 @@ from typing import Any
 
 from aiops.errors import InputError
 from aiops.gitops.mapping import Mapped, ReadFile, Unmapped, find_documents, resolve, snippet_for
-from aiops.gitops.patch import Edit, KeyPath, Select, format_key_path, parse_key_path, patch_text, read_value
+from aiops.gitops.patch import (
+    Edit,
+    KeyPath,
+    PatchError,
+    Select,
+    format_key_path,
+    parse_key_path,
+    patch_text,
+    read_value,
+)
 from aiops.model.changes import FileChange
 from aiops.model.k8s import K8sObject, dig, format_time
 from aiops.model.quantity import parse_cpu, parse_memory
@@ -185,7 +194,15 @@ def plan(
 
     out: list[FileChange] = []
     for path, fe in files.items():
-        result = patch_text(fe.text, fe.edits, source=path)
+        try:
+            result = patch_text(fe.text, fe.edits, source=path)
+        except PatchError as exc:
+            # e.g. the key is an alias of a block shared with other keys: writing it would change
+            # them too. Not a guess to make: say so, with the entry that would point elsewhere.
+            why = f"cannot write {exc}"
+            return Unmapped(
+                rec.target, fe.mapped.container, why, snippet_for(rec.target, None, path)
+            ).skipped(kind)
         if result.changed:
             out.append(FileChange(path=path, old_text=fe.text, new_text=result.text, keys=result.changes))
     return tuple(out)
