@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -84,14 +85,25 @@ def words(path: str) -> list[str]:
     return out
 
 
+_LOCAL = threading.local()
+
+
+def _yaml() -> Any:
+    """One safe loader per thread (building one costs more than parsing a values file)."""
+    yaml = getattr(_LOCAL, "yaml", None)
+    if yaml is None:
+        from ruamel.yaml import YAML
+
+        yaml = _LOCAL.yaml = YAML(typ="safe", pure=True)
+    return yaml
+
+
 def load_documents(text: str, *, where: str) -> list[Any]:
     """All YAML documents of a text (safe loader, YAML 1.2); empty documents are dropped."""
-    from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
-    yaml = YAML(typ="safe", pure=True)
     try:
-        docs = [d for d in yaml.load_all(text) if d is not None]
+        docs = [d for d in _yaml().load_all(text) if d is not None]
     except (YAMLError, ValueError, TypeError, RecursionError) as exc:
         raise KeyPathError(f"{where}: not valid YAML ({type(exc).__name__})") from exc
     return docs

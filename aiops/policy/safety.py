@@ -17,7 +17,7 @@ from typing import Any
 from aiops.errors import InputError
 from aiops.model.changes import ChangeSet, FileChange
 from aiops.model.quantity import MI, parse_quantity
-from aiops.policy.keypaths import KeyPathError, Segment, file_key_changes, format_path, load_documents, lookup
+from aiops.policy.keypaths import KeyPathError, Segment, diff_documents, format_path, load_documents, lookup
 from aiops.policy.keypaths import split_path as _split
 
 TOLERANCE = 0.05
@@ -100,7 +100,7 @@ def _blocks(fc: FileChange, sizing: Mapping[str, Any] | None) -> list[_Block]:
     new_docs = load_documents(fc.new_text, where=fc.path) if fc.new_text else []
     multi = max(len(old_docs), len(new_docs)) > 1
     seen: dict[tuple[Segment, ...], None] = {}
-    for kc in file_key_changes(fc):
+    for kc in diff_documents(old_docs, new_docs, where=fc.path):
         segs = _split(kc.path)
         if "resources" not in segs:
             continue

@@ -16,7 +16,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiops.model.changes import ChangeSet, FileChange, KeyChange
-from aiops.policy.keypaths import KeyPathError, file_key_changes, load_documents, lookup, nested_keys, words
+from aiops.policy.keypaths import (
+    KeyPathError,
+    diff_documents,
+    file_key_changes,
+    load_documents,
+    lookup,
+    nested_keys,
+    words,
+)
 from aiops.policy.keypaths import split_path as _split
 from aiops.settings import Settings
 
@@ -340,7 +348,7 @@ def _classify_keys(fc: FileChange, ctx: ClassifyContext, acc: _Acc) -> None:
     try:
         old_docs = _docs(fc.old_text, fc.old_path or fc.path)
         new_docs = _docs(fc.new_text, fc.path)
-        computed = file_key_changes(fc)
+        computed = diff_documents(old_docs, new_docs, where=fc.path)
     except KeyPathError as exc:
         acc.add("critical", fc.path, f"cannot read the file as YAML ({exc}); cannot judge it")
         return
