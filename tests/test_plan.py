@@ -10,7 +10,7 @@ import pytest
 from test_mapping import live_deployment
 
 from aiops.errors import InputError
-from aiops.gitops.plan import plan, quantity_in_style
+from aiops.gitops.plan import plan, plan_all, quantity_in_style
 from aiops.model.changes import FileChange
 from aiops.model.k8s import ObjectRef
 from aiops.model.recommendations import Recommendation, Skipped
@@ -331,3 +331,15 @@ def test_a_value_shared_through_an_anchor_is_skipped_not_overwritten() -> None:
     out = plan(rec("rightsize", RIGHTSIZE), settings=Settings(), read_file={ENV: text}.get)
     assert isinstance(out, Skipped) and out.cause == "unmapped"
     assert "alias of a shared block" in out.reason and out.snippet
+
+
+def test_plan_all_fills_changes_and_collects_skips() -> None:
+    worker = ObjectRef("Deployment", "todo", "todo-worker")
+    recs = [rec("rightsize", RIGHTSIZE), rec("scale", {"replicas": 2}, worker), rec("scale", {"replicas": 2})]
+    lives = {BACKEND: live_deployment(), worker: live_deployment("todo-worker", containers=("worker",))}
+    planned, skipped = plan_all(recs, settings=policy(), read_file=repo_file, live_of=lives.get)
+    assert [r.kind for r in planned] == ["rightsize", "scale"]
+    assert planned[0].changes is not None and planned[0].changes[0].path == ENV
+    assert planned[1].changes == ()  # replicaCount is 2 already
+    assert planned[0].tier is None  # the policy fills it
+    assert [(s.kind, s.target.name, s.cause) for s in skipped] == [("scale", "todo-worker", "unmapped")]

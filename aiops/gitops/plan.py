@@ -13,8 +13,8 @@ or the GitHub API), so the planner needs no working tree. It writes nothing and 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -32,7 +32,7 @@ from aiops.gitops.patch import (
     read_value,
 )
 from aiops.model.changes import FileChange
-from aiops.model.k8s import K8sObject, dig, format_time
+from aiops.model.k8s import K8sObject, ObjectRef, dig, format_time
 from aiops.model.quantity import parse_cpu, parse_memory
 from aiops.model.recommendations import Recommendation, Skipped
 from aiops.settings import Settings
@@ -206,6 +206,27 @@ def plan(
         if result.changed:
             out.append(FileChange(path=path, old_text=fe.text, new_text=result.text, keys=result.changes))
     return tuple(out)
+
+
+def plan_all(
+    recs: Sequence[Recommendation],
+    *,
+    settings: Settings,
+    read_file: ReadFile,
+    live_of: Callable[[ObjectRef], K8sObject | None] = lambda ref: None,
+    at: datetime | None = None,
+) -> tuple[tuple[Recommendation, ...], tuple[Skipped, ...]]:
+    """Plan every recommendation: those mapped get `changes` (tier stays for the policy to fill);
+    the unmapped become `Skipped`. A recommendation whose files already say it keeps `changes=()`."""
+    planned: list[Recommendation] = []
+    skipped: list[Skipped] = []
+    for rec in recs:
+        result = plan(rec, settings=settings, read_file=read_file, live=live_of(rec.target), at=at)
+        if isinstance(result, Skipped):
+            skipped.append(result)
+        else:
+            planned.append(replace(rec, changes=result))
+    return tuple(planned), tuple(skipped)
 
 
 def _text_of(m: Mapped, files: Mapping[str, _FileEdits], read_file: ReadFile) -> str:
