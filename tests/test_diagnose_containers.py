@@ -434,6 +434,26 @@ def test_readiness_not_flagged_inside_start_window_or_when_ready_now() -> None:
     )
 
 
+def _unready_since(minutes: float) -> dict[str, Any]:
+    msg = "containers with unready status: [backend]"
+    return bpod(
+        [f.container_status("backend", IMG, state=f.running(f.ts(-minutes)), ready=False)],
+        conditions=[
+            f.condition("Initialized", "True"),
+            f.condition("Ready", "False", reason="ContainersNotReady", message=msg, at=f.ts(-minutes)),
+            f.condition(
+                "ContainersReady", "False", reason="ContainersNotReady", message=msg, at=f.ts(-minutes)
+            ),
+            f.condition("PodScheduled", "True"),
+        ],
+    )
+
+
+def test_unready_without_events_for_minutes_only_is_not_flagged() -> None:
+    assert diagnose(_unready_since(5)) == []  # past the probe window, but no probe events and not for long
+    assert only(diagnose(_unready_since(15))).code == "ReadinessProbeFailure"
+
+
 def test_readiness_failure_without_events_after_long_unready() -> None:
     p = bpod(
         [f.container_status("backend", IMG, state=f.running(f.ts(-90)), ready=False)],
