@@ -289,3 +289,34 @@ def test_cli_a_4xx_makes_the_targets_skipped_with_source_error(
     assert "todo-frontend" not in {
         r["target"]["name"] for r in out["recommendations"] if r["kind"] == "rightsize"
     }
+
+
+def test_a_hung_prometheus_is_retried_once_then_unreachable(
+    httpserver: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Real HTTP: a server that never answers in time; read timeouts get one retry, not three."""
+    import threading
+
+    from werkzeug import Response
+
+    seen: list[str] = []
+    release = threading.Event()
+
+    def slow(request: Any) -> Response:
+        seen.append(request.args["query"])
+        release.wait(2)
+        return Response("{}", content_type="application/json")
+
+    httpserver.expect_request("/api/v1/query_range").respond_with_handler(slow)
+    url = httpserver.url_for("/").rstrip("/")
+    try:
+        with pytest.raises(UnreachableError, match="timed out") as err:
+            PrometheusSource(url, timeout=0.2, retries=3, backoff_factor=0).fetch(["todo"], START, END)
+    finally:
+        release.set()
+    assert err.value.message.startswith(f"Prometheus {url} unreachable")
+    assert seen  # it was asked (a single-threaded test server queues the retry behind the first)
+    retries = [
+        r for r in caplog.records if r.name.startswith("urllib3") and "Read timed out" in r.getMessage()
+    ]
+    assert len(retries) == 1

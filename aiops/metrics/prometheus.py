@@ -95,6 +95,7 @@ class PrometheusSource:
         ca_file: str | None = None,
         step: float | None = None,
         timeout: float = 60.0,
+        connect_timeout: float = 5.0,
         retries: int = 3,
         backoff_factor: float = 0.5,
         session: requests.Session | None = None,
@@ -102,11 +103,12 @@ class PrometheusSource:
         self.url = url.rstrip("/")
         self.step = step
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
         self.session = session or requests.Session()
         retry = Retry(
             total=retries,
             connect=retries,
-            read=retries,
+            read=min(retries, 1),  # a query that timed out once will mostly time out again
             status=retries,
             backoff_factor=backoff_factor,
             status_forcelist=(429, 500, 502, 503, 504),
@@ -173,7 +175,7 @@ class PrometheusSource:
         endpoint = f"{self.url}/api/v1/query_range"
         params = {"query": query, "start": _fmt(start), "end": _fmt(end), "step": _fmt(step)}
         try:
-            resp = self.session.get(endpoint, params=params, timeout=self.timeout)
+            resp = self.session.get(endpoint, params=params, timeout=(self.connect_timeout, self.timeout))
         except requests.exceptions.SSLError as exc:
             raise UnreachableError(
                 f"Prometheus {self.url}: TLS verification failed",
