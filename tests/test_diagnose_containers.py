@@ -454,6 +454,13 @@ def test_unready_without_events_for_minutes_only_is_not_flagged() -> None:
     assert only(diagnose(_unready_since(15))).code == "ReadinessProbeFailure"
 
 
+def test_terminating_pod_failing_readiness_is_not_flagged() -> None:
+    p = _unready_since(15)
+    p["metadata"]["deletionTimestamp"] = f.ts(-0.5)
+    p["metadata"]["deletionGracePeriodSeconds"] = 30
+    assert diagnose(p) == []
+
+
 def test_readiness_failure_without_events_after_long_unready() -> None:
     p = bpod(
         [f.container_status("backend", IMG, state=f.running(f.ts(-90)), ready=False)],

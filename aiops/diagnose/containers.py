@@ -730,8 +730,8 @@ def _probes(pod: _Pod, cs: dict[str, Any], running: dict[str, Any]) -> Finding |
         if unhealthy and running_for is not None and running_for > _probe_window(probe):
             return _not_ready(pod, cs, "startup", probe, unhealthy=unhealthy, running_for=running_for)
         return None
-    if cs.get("ready") is not False:
-        return None
+    if cs.get("ready") is not False or meta(pod.obj).get("deletionTimestamp"):
+        return None  # ready, or shutting down (readiness fails by design while a pod terminates)
     probe = spec.get("readinessProbe") or {}
     unhealthy = [
         e
