@@ -249,6 +249,34 @@ def test_planned_change_renders_to_a_diff_of_the_affected_objects() -> None:
 
 
 @needs_helm
+def test_render_without_a_checkout_reads_through_the_forge_callables() -> None:
+    """The in-cluster watcher has no checkout: chart and values come from read_tree/read_file."""
+    s = load_settings(ROOT / ".github/aiops.yaml")
+    calls: list[str] = []
+
+    def read_tree(directory: str) -> dict[str, str | bytes] | None:
+        calls.append(directory)
+        base = ROOT / directory
+        if not base.is_dir():
+            return None
+        return {str(p.relative_to(base)): p.read_bytes() for p in base.rglob("*") if p.is_file()}
+
+    changes = plan(
+        Recommendation("scale", ObjectRef("Deployment", "todo", "todo-frontend"), {}, {"replicas": 3}, "t"),
+        settings=s,
+        read_file=_read,
+    )
+    assert isinstance(changes, tuple)
+    (r,) = render_diff(changes, settings=s, read_file=_read, read_tree=read_tree, helm=str(HELM))
+    assert r.available, r.reason
+    assert r.objects == ("Deployment/todo-frontend",)
+    assert "-  replicas: 1\n+  replicas: 3\n" in r.diff
+    assert calls == ["manifests/charts/todo-frontend", "manifests/charts/todo-frontend"]
+    (none,) = render_diff(changes, settings=s)
+    assert not none.available and "no checkout" in none.reason
+
+
+@needs_helm
 def test_a_change_that_breaks_the_chart_is_reported() -> None:
     s = load_settings(ROOT / ".github/aiops.yaml")
     path = "manifests/environments/minikube/todo-frontend.yaml"

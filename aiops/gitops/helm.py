@@ -19,7 +19,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -228,17 +228,33 @@ def affected_releases(changes: Sequence[FileChange], settings: Settings) -> list
     return out
 
 
+ReadFile = Callable[[str], str | None]
+ReadTree = Callable[[str], Mapping[str, str | bytes] | None]
+"""A directory in the repository → {path relative to it: content}, None when absent (a forge's tree API)."""
+
+
 def render_diff(
     changes: Sequence[FileChange],
     *,
     settings: Settings,
-    repo_dir: Path,
+    repo_dir: Path | None = None,
+    read_file: ReadFile | None = None,
+    read_tree: ReadTree | None = None,
     helm: str | None = None,
 ) -> tuple[RenderDiff, ...]:
-    """`helm template` before/after for every release the change set affects (DESIGN §1 Propose)."""
+    """`helm template` before/after for every release the change set affects (DESIGN §1 Propose).
+
+    The base comes from a checkout (`repo_dir`) or, without one, from `read_file` (values files)
+    and `read_tree` (the chart directory), e.g. the GitHub API; the change set is laid over it.
+    """
     releases = affected_releases(changes, settings)
     if not releases:
         return ()
+    if repo_dir is None and (read_file is None or read_tree is None):
+        return tuple(
+            RenderDiff(r, False, "no checkout and no file/tree reader to build the chart from")
+            for r in releases
+        )
     binary = find_helm(helm, repo_dir=repo_dir)
     if binary is None:
         return tuple(RenderDiff(r, False, NOT_AVAILABLE) for r in releases)
@@ -246,16 +262,72 @@ def render_diff(
         version = str(helm_version(binary))
     except (HelmError, InputError) as exc:
         return tuple(RenderDiff(r, False, f"helm not usable: {exc}") for r in releases)
-    return tuple(
-        _render_release(
-            name, settings.apply.releases[name], changes, repo_dir=repo_dir, helm=binary, version=version
+    if repo_dir is not None:
+        read_file = _disk_file(repo_dir)  # a checkout wins over any reader given
+    out: list[RenderDiff] = []
+    for name in releases:
+        rel = settings.apply.releases[name]
+        out.append(
+            _render_release(
+                name,
+                rel,
+                changes,
+                repo_dir=repo_dir,
+                read_file=read_file,
+                read_tree=read_tree,
+                helm=binary,
+                version=version,
+            )
         )
-        for name in releases
-    )
+    return tuple(out)
+
+
+def _disk_file(repo_dir: Path) -> ReadFile:
+    def read(path: str) -> str | None:
+        f = repo_dir / path
+        if not f.is_file():
+            return None
+        with f.open(encoding="utf-8", newline="") as fh:
+            return fh.read()
+
+    return read
+
+
+def _materialize_chart(
+    chart: str, dest: Path, *, repo_dir: Path | None, read_tree: ReadTree | None
+) -> str | None:
+    """Copy the chart directory to dest; the reason when it cannot be found."""
+    if repo_dir is not None:
+        src = repo_dir / chart
+        if not src.is_dir():
+            return f"chart directory {chart} not found under {repo_dir}"
+        shutil.copytree(src, dest)
+        return None
+    tree = read_tree(chart) if read_tree is not None else None
+    if not tree:
+        return f"chart directory {chart} not found"
+    for rel_path, content in tree.items():
+        target = dest / rel_path
+        if ".." in Path(rel_path).parts or Path(rel_path).is_absolute():
+            return f"chart file {rel_path!r} escapes {chart}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content, encoding="utf-8", newline="")
+    return None
 
 
 def _render_release(
-    name: str, rel: Release, changes: Sequence[FileChange], *, repo_dir: Path, helm: str, version: str
+    name: str,
+    rel: Release,
+    changes: Sequence[FileChange],
+    *,
+    repo_dir: Path | None,
+    read_file: ReadFile | None,
+    read_tree: ReadTree | None,
+    helm: str,
+    version: str,
 ) -> RenderDiff:
     by_path = {c.path: c for c in changes}
     chart = rel.chart.rstrip("/")
@@ -265,10 +337,9 @@ def _render_release(
         for side in ("before", "after"):
             base = root / side
             chart_dir = base / "chart"
-            src = repo_dir / chart
-            if not src.is_dir():
-                return RenderDiff(name, False, f"chart directory {chart} not found under {repo_dir}")
-            shutil.copytree(src, chart_dir)
+            problem = _materialize_chart(chart, chart_dir, repo_dir=repo_dir, read_tree=read_tree)
+            if problem:
+                return RenderDiff(name, False, problem, helm_version=version)
             for c in changes:
                 if c.path.startswith(chart + "/"):
                     text = c.old_text if side == "before" else c.new_text
@@ -284,8 +355,7 @@ def _render_release(
                 if change is not None:
                     text = change.old_text if side == "before" else change.new_text
                 else:
-                    f = repo_dir / vpath
-                    text = f.read_text(encoding="utf-8") if f.is_file() else None
+                    text = read_file(vpath) if read_file is not None else None
                 if text is None:
                     return RenderDiff(name, False, f"values file {vpath} not found", helm_version=version)
                 vfile = base / f"values-{i}.yaml"
