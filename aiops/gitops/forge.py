@@ -127,8 +127,12 @@ class Forge(Protocol):
         message: str,
         labels: Sequence[str] = (),
         reviewers: Sequence[str] = (),
+        meta: Mapping[str, Any] | None = None,
     ) -> Proposal:
-        """Branch from the base head + ONE commit with all files (None deletes) + the proposal."""
+        """Branch from the base head + ONE commit with all files (None deletes) + the proposal.
+
+        `meta` is the marker content (also embedded in `body` as `<!-- aiops:meta ... -->`).
+        """
         ...
 
     def update_proposal(
@@ -140,11 +144,16 @@ class Forge(Protocol):
         files: Mapping[str, str | None],
         message: str,
         labels: Sequence[str] = (),
+        meta: Mapping[str, Any] | None = None,
     ) -> Proposal:
         """Replace the proposal commit by a fresh one on the current base (never over a person's)."""
         ...
 
     def close_proposal(self, number: int, *, comment: str) -> None: ...
+
+    def set_labels(self, number: int, labels: Sequence[str]) -> None: ...
+
+    def add_comment(self, number: int, body: str) -> None: ...
 
     def changed_files(self, number: int) -> list[tuple[str, str | None, str | None, str | None]]:
         """(path, old_path, old_text, new_text) for each file the proposal changes against its merge base."""

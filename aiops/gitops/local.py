@@ -323,7 +323,7 @@ class LocalForge:
             for c in self._load(number)["comments"]
         ]
 
-    def add_comment(self, number: int, body: str, *, author: str | None = None) -> None:
+    def add_comment(self, number: int, body: str, author: str | None = None) -> None:
         data = self._load(number)
         data["comments"].append(self._new_comment(data, author or BOT_NAME, body))
         self._save(number, data, f"proposal #{number}: comment")
