@@ -235,6 +235,20 @@ def test_exit_127_from_a_shell_wrapper_is_an_application_exit() -> None:
     assert any("exitCode=127" in e for e in found.evidence)
 
 
+def test_recent_crash_of_a_container_running_again_is_a_warning() -> None:
+    cs = f.container_status(
+        "backend",
+        IMG,
+        state=f.running(f.ts(-20)),
+        last_state=f.terminated("Error", 1, finished_at=f.ts(-20)),
+        restart_count=1,
+    )
+    found = only(diagnose(bpod([cs])))
+    assert (found.code, found.severity.value) == ("CrashLoopBackOff", "warning")
+    assert "runs again but exited with code 1 20 min ago (1 restart)" in found.summary
+    assert found.started_at == parse_time(f.ts(-20))
+
+
 def test_crashloop_exit_zero_one_shot_program() -> None:
     p = bpod([crashloop(last=f.terminated("Completed", 0))])
     found = only(diagnose(p))

@@ -549,7 +549,13 @@ def _terminated(
         )
     restarted = f"{restarts} restart{'s' if restarts != 1 else ''}"
     policy = dig(pod.obj, "spec", "restartPolicy", default="Always")
-    if where == "state.terminated" and policy != "Always":
+    ago = _age(pod.snapshot, term.get("finishedAt"))
+    if flapping and ago is not None:
+        summary = (
+            f"Container {name} of pod {pod.name} runs again but exited with {code_txt} "
+            f"{int(ago // 60)} min ago ({restarted}): {why}."
+        )
+    elif where == "state.terminated" and policy != "Always":
         summary = (
             f"Container {name} of pod {pod.name} exited with {code_txt} and is not restarted "
             f"(restartPolicy {policy}): {why}."
