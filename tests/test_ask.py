@@ -270,7 +270,7 @@ def test_json_and_markdown_shapes(sample: Any) -> None:
     assert data["findings"][0]["cause"]["detail"]["key"] == "REDIS_URL"
     md = render_markdown(result)
     assert md.startswith("### aiops: Deployment todo/todo-frontend")
-    assert "```text\n" in md and "_Judged at 2026-11-25T10:41:58Z from (sample cluster)._" in md
+    assert "```text\n" in md and "_Judged at 2026-11-25T10:41:58Z; sample cluster._" in md
 
 
 # ---- CLI ------------------------------------------------------------------------------------

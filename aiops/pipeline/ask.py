@@ -120,6 +120,9 @@ def ask(
 
 def render_text(result: AskResult) -> str:
     out = [result.answer.text().rstrip("\n")]
+    if result.answer.at is not None and result.answer.status != "healthy":
+        source = f"; {result.source.strip('()')}" if result.source else ""
+        out.append(f"(judged at {format_time(result.answer.at)}{source})")
     for note in result.notes:
         out.append(f"note: {note}")
     for a in result.advisors:
@@ -151,7 +154,7 @@ def render_markdown(result: AskResult) -> str:
     if a.lines:
         out += [_fence("\n".join(a.lines)), ""]
     if a.at is not None:
-        source = f" from {_md_inline(result.source)}" if result.source else ""
+        source = f"; {_md_inline(result.source.strip('()'))}" if result.source else ""
         out += [f"_Judged at {format_time(a.at)}{source}._", ""]
     for note in result.notes:
         out.append(f"> note: {_md_inline(note)}")
