@@ -220,6 +220,34 @@ def test_every_emitted_string_is_redacted() -> None:
     assert red.findings[0].code == "CrashLoopBackOff" and red.findings[0].object == f.object
 
 
+def test_pod_spec_env_values_are_redacted_wherever_they_appear() -> None:
+    from datetime import UTC, datetime
+
+    from aiops.model import Snapshot
+
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "todo"},
+        "spec": {
+            "containers": [
+                {"name": "c", "image": "x", "env": [{"name": "DB_PASSWORD", "value": "hunter2-Xk9q"}]}
+            ]
+        },
+    }
+    snap = Snapshot(items=(pod,), at=datetime(2026, 11, 25, tzinfo=UTC))
+    f = Finding(
+        code="CrashLoopBackOff",
+        severity=Severity.CRITICAL,
+        object=ObjectRef("Pod", "todo", "p"),
+        summary="app exited",
+        evidence=("log: FATAL login failed for user todo with hunter2-Xk9q",),
+    )
+    red = redact_diagnosis(Diagnosis(findings=(f,)), snap)
+    assert "hunter2-Xk9q" not in json.dumps(red.to_dict())
+    assert "login failed" in red.findings[0].evidence[0]
+
+
 def test_scope_namespaces_rules() -> None:
     from aiops.settings import Settings
 

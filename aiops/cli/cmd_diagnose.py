@@ -7,6 +7,7 @@ Parses options, calls `aiops.pipeline.diagnosis`, prints text / Markdown / JSON 
 from __future__ import annotations
 
 import gc
+import os
 from typing import Any
 
 import click
@@ -62,7 +63,12 @@ def command(output: str, config_path: str | None, fail_on: str | None, **cluster
         settings = load_settings(config_path, required=config_path is not None)
     snapshot = read_snapshot(opts, settings)
     result = diagnose(opts, settings, snapshot=snapshot)
-    label = SAMPLE_LABEL if opts.uses_sample else None
+    if opts.uses_sample:
+        label = SAMPLE_LABEL
+    elif opts.is_live:
+        label = f"(cluster {snapshot.cluster or ', '.join(snapshot.sources)})"
+    else:
+        label = "(" + ", ".join(os.path.basename(p) for p in snapshot.sources) + ")"
     if output == "json":
         text = render_json(result)
     elif output == "markdown":

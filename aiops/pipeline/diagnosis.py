@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from aiops.errors import InputError
-from aiops.model import Cause, Diagnosis, Finding, Snapshot
+from aiops.model import Diagnosis, Snapshot
 from aiops.settings import Settings
 
 __all__ = [
@@ -129,37 +129,14 @@ def diagnose(
     started = time.perf_counter()
     snap = snapshot if snapshot is not None else read_snapshot(opts, settings)
     result = run_all(snap, namespaces=scope_namespaces(opts, settings))
-    result = redact_diagnosis(result)
+    result = redact_diagnosis(result, snap)
     return dataclasses.replace(result, elapsed_ms=(time.perf_counter() - started) * 1000.0)
 
 
-def redact_diagnosis(diagnosis: Diagnosis) -> Diagnosis:
-    """Every string a diagnosis can emit, passed through `aiops.redact.redact`."""
-    from aiops.redact import redact
+def redact_diagnosis(diagnosis: Diagnosis, snapshot: Snapshot | None = None) -> Diagnosis:
+    """Every string a diagnosis can emit (summaries, evidence, remediations, cause details, notes)
+    through `aiops.redact`; with a snapshot, its pods' secret-named env values are masked too."""
+    from aiops.redact import Redactor
 
-    def red(value: Any) -> Any:
-        if isinstance(value, str):
-            return redact(value)
-        if isinstance(value, Mapping):
-            return {k: red(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [red(v) for v in value]
-        return value
-
-    def one(f: Finding) -> Finding:
-        cause = None
-        if f.cause is not None:
-            cause = Cause(f.cause.type, red(dict(f.cause.detail)))
-        return dataclasses.replace(
-            f,
-            summary=redact(f.summary),
-            evidence=tuple(redact(e) for e in f.evidence),
-            remediation=redact(f.remediation),
-            cause=cause,
-        )
-
-    return dataclasses.replace(
-        diagnosis,
-        findings=tuple(one(f) for f in diagnosis.findings),
-        notes=tuple(redact(n) for n in diagnosis.notes),
-    )
+    redactor = Redactor.from_snapshot(snapshot) if snapshot is not None else Redactor()
+    return redactor.redact_diagnosis(diagnosis)
