@@ -37,39 +37,49 @@ class Snapshot:
 
     # ---- indexes -----------------------------------------------------------------------
     @cached_property
-    def _by_kind(self) -> dict[str, list[K8sObject]]:
-        out: dict[str, list[K8sObject]] = defaultdict(list)
+    def _index(
+        self,
+    ) -> tuple[
+        dict[str, list[K8sObject]],
+        dict[tuple[str, str, str], K8sObject],
+        dict[str, K8sObject],
+        dict[tuple[str, str, str], list[K8sObject]],
+    ]:
+        """One pass over the items: by kind, by (kind, namespace, name), by uid, events by object."""
+        by_kind: dict[str, list[K8sObject]] = defaultdict(list)
+        by_ref: dict[tuple[str, str, str], K8sObject] = {}
+        by_uid: dict[str, K8sObject] = {}
+        events: dict[tuple[str, str, str], list[K8sObject]] = defaultdict(list)
         for obj in self.items:
-            out[str(obj.get("kind", ""))].append(obj)
-        return dict(out)
-
-    @cached_property
-    def _by_ref(self) -> dict[tuple[str, str, str], K8sObject]:
-        out: dict[tuple[str, str, str], K8sObject] = {}
-        for obj in self.items:
-            m = meta(obj)
-            out[(str(obj.get("kind", "")), str(m.get("namespace") or ""), str(m.get("name", "")))] = obj
-        return out
-
-    @cached_property
-    def _by_uid(self) -> dict[str, K8sObject]:
-        out: dict[str, K8sObject] = {}
-        for obj in self.items:
-            uid = meta(obj).get("uid")
+            kind = obj.get("kind") or ""
+            by_kind[kind].append(obj)
+            m = obj.get("metadata")
+            if not isinstance(m, dict):
+                m = {}
+            by_ref[(kind, m.get("namespace") or "", m.get("name") or "")] = obj
+            uid = m.get("uid")
             if uid:
-                out[str(uid)] = obj
-        return out
+                by_uid[uid] = obj
+            if kind == "Event":
+                inv = obj.get("involvedObject") or obj.get("regarding") or {}
+                events[(inv.get("kind") or "", inv.get("namespace") or "", inv.get("name") or "")].append(obj)
+        return dict(by_kind), by_ref, by_uid, dict(events)
+
+    @property
+    def _by_kind(self) -> dict[str, list[K8sObject]]:
+        return self._index[0]
+
+    @property
+    def _by_ref(self) -> dict[tuple[str, str, str], K8sObject]:
+        return self._index[1]
+
+    @property
+    def _by_uid(self) -> dict[str, K8sObject]:
+        return self._index[2]
 
     @cached_property
-    def _events_by_object(self) -> dict[tuple[str, str, str], list[K8sObject]]:
-        out: dict[tuple[str, str, str], list[K8sObject]] = defaultdict(list)
-        for ev in self._by_kind.get("Event", ()):
-            inv = ev.get("involvedObject") or ev.get("regarding") or {}
-            key = (str(inv.get("kind", "")), str(inv.get("namespace") or ""), str(inv.get("name", "")))
-            out[key].append(ev)
-        for evs in out.values():
-            evs.sort(key=lambda e: event_last_time(e) or self.at)
-        return dict(out)
+    def _sorted_events(self) -> dict[tuple[str, str, str], list[K8sObject]]:
+        return {}
 
     # ---- queries -----------------------------------------------------------------------
     def kinds(self) -> list[str]:
@@ -90,7 +100,12 @@ class Snapshot:
 
     def events_for(self, kind: str, namespace: str, name: str) -> list[K8sObject]:
         """Events whose involvedObject is this object, oldest first (by last time seen)."""
-        return self._events_by_object.get((kind, namespace or "", name), [])
+        key = (kind, namespace or "", name)
+        done = self._sorted_events.get(key)
+        if done is None:
+            done = sorted(self._index[3].get(key, ()), key=lambda e: event_last_time(e) or self.at)
+            self._sorted_events[key] = done
+        return done
 
     def log(self, namespace: str, pod: str, container: str) -> str | None:
         return self.logs.get(f"{namespace}/{pod}/{container}")
@@ -189,23 +204,35 @@ def newest_timestamp(items: Iterable[K8sObject]) -> datetime | None:
     """The newest timestamp in a set of objects: the default judging time of a snapshot (DESIGN §4.1).
 
     Looks at event times, condition transitions/probes, container state times and node heartbeats.
+    RFC 3339 "…Z" strings of one length compare correctly as text, so only the largest string of
+    each shape is parsed; other shapes (offsets) are parsed one by one.
     """
-    best: datetime | None = None
+    best_by_shape: dict[int, str] = {}
+    others: list[Any] = []
 
     def consider(value: Any) -> None:
-        nonlocal best
-        t = parse_time(value)
-        if t is not None and (best is None or t > best):
-            best = t
+        if not value:
+            return
+        if isinstance(value, str) and value.endswith("Z"):
+            n = len(value)
+            cur = best_by_shape.get(n)
+            if cur is None or value > cur:
+                best_by_shape[n] = value
+        else:
+            others.append(value)
 
     for obj in items:
         kind = obj.get("kind")
         if kind == "Event":
             consider(obj.get("lastTimestamp"))
             consider(obj.get("eventTime"))
-            consider(dig(obj, "series", "lastObservedTime"))
+            series = obj.get("series")
+            if isinstance(series, dict):
+                consider(series.get("lastObservedTime"))
             consider(obj.get("firstTimestamp"))
             continue
+        if kind == "PodMetrics":
+            consider(obj.get("timestamp"))
         status = obj.get("status")
         if not isinstance(status, dict):
             continue
@@ -224,9 +251,13 @@ def newest_timestamp(items: Iterable[K8sObject]) -> datetime | None:
                     for part in ("state", "lastState"):
                         st = cs.get(part) or {}
                         for sub in ("running", "terminated"):
-                            s = st.get(sub) or {}
-                            consider(s.get("startedAt"))
-                            consider(s.get("finishedAt"))
-        elif kind == "PodMetrics":
-            consider(obj.get("timestamp"))
+                            sv = st.get(sub)
+                            if isinstance(sv, dict):
+                                consider(sv.get("startedAt"))
+                                consider(sv.get("finishedAt"))
+    best: datetime | None = None
+    for value in [*best_by_shape.values(), *others]:
+        t = parse_time(value)
+        if t is not None and (best is None or t > best):
+            best = t
     return best
