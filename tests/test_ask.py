@@ -110,7 +110,7 @@ def test_service_question_is_answered_by_the_pods_behind_it(sample: Any) -> None
     snap, diag = sample
     a = answer_question("why does the todo-backend service time out?", snap, diag)
     assert _refs(a) == ["todo/Service/todo-backend"]
-    assert a.status == "failing"
+    assert a.status == "affected"
     assert a.headline == "Service todo/todo-backend has no finding itself, but what it depends on does."
     assert [f.code for f in a.findings] == ["OOMKilled"]
     assert "(related: Pod todo/todo-backend-7c9f6d5b8-4kq2z)" in a.text()

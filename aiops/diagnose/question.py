@@ -190,7 +190,7 @@ class Answer:
     """The offline answer: status, what it is about, the findings used, and the text lines."""
 
     question: str
-    status: str  # failing | healthy | no-match | overview
+    status: str  # failing | affected (only what it depends on fails) | healthy | no-match | overview
     targets: tuple[Target, ...]
     findings: tuple[Finding, ...]
     headline: str
@@ -787,7 +787,7 @@ def answer_question(
 
     all_findings: list[Finding] = []
     lines: list[str] = []
-    failing = 0
+    failing = affected = 0
     for t in m.targets:
         own, rel = findings_for(t.ref, snapshot, diagnosis)
         fs = own + rel
@@ -803,14 +803,14 @@ def answer_question(
                 + (f" ({status})." if status else ".")
             )
             continue
-        failing += 1
         head = f"{_label(t.ref)}{via} is failing: {_count_by_severity(fs)} finding(s)"
-        if not own:
-            why = {
-                "Node": "pods running on it do",
-                "ConfigMap": "pods using it do",
-                "Namespace": "",
-            }.get(t.ref.kind, "what it depends on does")
+        if own:
+            failing += 1
+        else:
+            affected += 1
+            why = {"Node": "pods running on it do", "ConfigMap": "pods using it do"}.get(
+                t.ref.kind, "what it depends on does"
+            )
             head = f"{_label(t.ref)}{via} has no finding itself, but {why}"
         if status:
             head += f"; {status}"
@@ -823,10 +823,13 @@ def answer_question(
             if f not in all_findings:
                 all_findings.append(f)
     single = len(m.targets) == 1
-    if failing:
+    if failing or affected:
         headline = lines[0] if single else f"{failing} of {len(m.targets)} matched objects are failing."
+        if not single and affected:
+            headline = headline[:-1] + f"; {affected} depend on something that is."
         rest = tuple(lines[1:] if single else lines)
-        return Answer(question, "failing", m.targets, tuple(all_findings), headline, rest, (), at)
+        status = "failing" if failing else "affected"
+        return Answer(question, status, m.targets, tuple(all_findings), headline, rest, (), at)
     headline = lines[0] if single else "None of the matched objects has a finding."
     return Answer(question, "healthy", m.targets, (), headline, tuple(lines[1:] if single else lines), (), at)
 
