@@ -207,17 +207,14 @@ def newest_timestamp(items: Iterable[K8sObject]) -> datetime | None:
     RFC 3339 "…Z" strings of one length compare correctly as text, so only the largest string of
     each shape is parsed; other shapes (offsets) are parsed one by one.
     """
-    best_by_shape: dict[int, str] = {}
+    by_shape: dict[int, set[str]] = defaultdict(set)
     others: list[Any] = []
 
     def consider(value: Any) -> None:
         if not value:
             return
         if isinstance(value, str) and value.endswith("Z"):
-            n = len(value)
-            cur = best_by_shape.get(n)
-            if cur is None or value > cur:
-                best_by_shape[n] = value
+            by_shape[len(value)].add(value)
         else:
             others.append(value)
 
@@ -256,8 +253,18 @@ def newest_timestamp(items: Iterable[K8sObject]) -> datetime | None:
                                 consider(sv.get("startedAt"))
                                 consider(sv.get("finishedAt"))
     best: datetime | None = None
-    for value in [*best_by_shape.values(), *others]:
-        t = parse_time(value)
+
+    def keep(t: datetime | None) -> None:
+        nonlocal best
         if t is not None and (best is None or t > best):
             best = t
+
+    for values in by_shape.values():
+        for value in sorted(values, reverse=True):  # the largest parseable string of a shape wins
+            t = parse_time(value)
+            if t is not None:
+                keep(t)
+                break
+    for value in others:
+        keep(parse_time(value))
     return best
