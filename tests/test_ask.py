@@ -408,3 +408,27 @@ def test_scope_limits_what_is_matched(sample: Any) -> None:
     assert a.headline == 'Nothing in namespace todo matches "coredns".'
     b = answer_question("why is the backend failing?", snap, diag, namespaces=["todo"])
     assert _refs(b) == ["todo/Deployment/todo-backend"]
+
+
+def test_node_question_points_at_the_pods_on_it(sample: Any) -> None:
+    snap, diag = sample
+    a = answer_question("is the minikube node ok?", snap, diag)
+    assert _refs(a) == ["Node/minikube"] and a.status == "affected"
+    assert a.headline == "Node minikube has no finding itself, but pods running on it do; Ready=True."
+
+
+def test_markdown_escapes_cluster_text() -> None:
+    from aiops.diagnose.question import Answer
+    from aiops.pipeline.ask import AskResult
+
+    answer = Answer(
+        "q",
+        "failing",
+        (),
+        (),
+        "Pod <img src=x> by @octocat is *failing*",
+        ("```", "line"),
+    )
+    md = render_markdown(AskResult(answer))
+    assert "<img" not in md and "@octocat" not in md and "\\*failing\\*" in md
+    assert "````text\n```\nline\n````" in md, "the fence is longer than any backtick run inside"

@@ -143,8 +143,8 @@ def _fence(text: str, lang: str = "text") -> str:
 
 def _md_inline(text: str) -> str:
     """Cluster text on one Markdown line: no HTML, no @-mentions, no emphasis or link syntax."""
-    text = text.replace("\\", "\\\\")
-    text = re.sub(r"([`*_\[\]<>#|~])", r"\\\1", text)
+    text = text.replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = re.sub(r"([`*_\[\]#|~])", r"\\\1", text)
     return text.replace("@", "@\u200b")
 
 
