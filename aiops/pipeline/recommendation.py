@@ -18,6 +18,7 @@ from aiops.errors import InputError
 from aiops.model.findings import Diagnosis
 from aiops.model.snapshot import Snapshot
 from aiops.model.usage import Resource, UsageData
+from aiops.pipeline.diagnosis import ClusterOptions, diagnose, read_snapshot, scope_namespaces
 from aiops.settings import Settings, load_settings
 
 
@@ -60,20 +61,18 @@ def parse_usage_specs(specs: Sequence[str]) -> list[tuple[Resource, str]]:
     return [parse_usage_spec(spec) for spec in specs]
 
 
-def _source(req: RecommendRequest, settings: Settings) -> Any:
-    from aiops.cluster.files import FileSource, parse_at
-
-    at = parse_at(req.at)
-    if req.snapshots and not (req.kubeconfig or req.context or req.live):
-        return FileSource(paths=req.snapshots, logs_path=req.logs, at=at)
-    from aiops.cluster.live import LiveSource
-
-    namespaces: Sequence[str] | None
-    if req.all_namespaces:
-        namespaces = None
-    else:
-        namespaces = req.namespaces or settings.namespaces
-    return LiveSource(kubeconfig=req.kubeconfig, context=req.context, namespaces=namespaces, at=at)
+def cluster_options(req: RecommendRequest) -> ClusterOptions:
+    """The cluster part of a request, in the form the diagnosis flow reads."""
+    return ClusterOptions(
+        snapshots=req.snapshots,
+        logs_file=req.logs,
+        at=req.at,
+        kubeconfig=req.kubeconfig,
+        kube_context=req.context,
+        namespaces=req.namespaces,
+        all_namespaces=req.all_namespaces,
+        live=req.live,
+    )
 
 
 def load_usage(
@@ -102,31 +101,23 @@ def load_usage(
 
 
 def recommend(req: RecommendRequest) -> RecommendOutcome:
-    """Run the whole flow for one request."""
-    from aiops.diagnose import run_all as diagnose
+    """Run the whole flow for one request (the same cluster reading and redaction as `diagnose`)."""
     from aiops.recommend import run_all
 
     settings = load_settings(req.config_path, required=req.config_path is not None)
     parse_usage_specs(req.usage)  # bad flags fail before any reading
     if req.usage_dir and not Path(req.usage_dir).is_dir():
         raise InputError(f"--usage-dir: {req.usage_dir}: no such directory")
-    snapshot = _source(req, settings).read()
-    namespaces: list[str] = list(req.namespaces)
-    if not namespaces and not req.snapshots and not req.all_namespaces:
-        namespaces = list(settings.namespaces)
-    if not namespaces:
-        namespaces = sorted(
-            {str((o.get("metadata") or {}).get("namespace") or "") for o in snapshot.items} - {""}
-        )
-    diagnosis = diagnose(snapshot, namespaces=req.namespaces or None)
-    usage = load_usage(req, settings, snapshot, namespaces)
-    result = run_all(
-        snapshot,
-        usage,
-        diagnosis.findings,
-        settings,
-        snapshot.at,
-        namespaces=req.namespaces or None,
+    opts = cluster_options(req)
+    snapshot = read_snapshot(opts, settings)
+    scope = scope_namespaces(opts, settings)
+    namespaces = (
+        list(scope)
+        if scope is not None
+        else sorted({str((o.get("metadata") or {}).get("namespace") or "") for o in snapshot.items} - {""})
     )
+    diagnosis = diagnose(opts, settings, snapshot=snapshot)
+    usage = load_usage(req, settings, snapshot, namespaces)
+    result = run_all(snapshot, usage, diagnosis.findings, settings, snapshot.at, namespaces=scope)
     notes = tuple(snapshot.notes) + tuple(result.notes)
     return RecommendOutcome(snapshot, diagnosis, usage, result, settings, notes)
