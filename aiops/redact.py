@@ -362,8 +362,18 @@ class Redactor:
 
     @classmethod
     def from_snapshot(cls, snapshot: Snapshot) -> Redactor:
-        """A redactor that also masks the secret-named env values found in the snapshot's pod specs."""
-        return cls(secret_env_values(snapshot.items))
+        """A redactor that also masks the snapshot's literal secrets: secret-named env values of pod
+        specs, and secret-named ConfigMap keys (a password put in a ConfigMap is still a password)."""
+        values = secret_env_values(snapshot.items)
+        for cm in snapshot.of_kind("ConfigMap"):
+            data = cm.get("data")
+            if isinstance(data, dict):
+                values.update(
+                    v
+                    for k, v in data.items()
+                    if isinstance(v, str) and len(v) <= 4096 and is_secret_name(str(k)) and _useful_literal(v)
+                )
+        return cls(values)
 
     def redact(self, text: str) -> str:
         """Mask every secret in `text`: the known literal values first, then the patterns."""

@@ -187,11 +187,17 @@ def test_redactor_from_snapshot_masks_secret_env_values_everywhere() -> None:
             _deployment(
                 [{"name": "OPENAI_TOKEN", "value": "plainvalue-xyz"}, {"name": "PIN_SECRET", "value": "42"}]
             ),
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "todo-config", "namespace": "todo"},
+                "data": {"LOG_LEVEL": "info", "SMTP_PASSWORD": "m4il-pw-99"},
+            },
         ),
         at=datetime(2026, 11, 25, tzinfo=UTC),
     )
     red = Redactor.from_snapshot(snap)
-    assert set(red.values) == {"Tr1cky-Pa55", "plainvalue-xyz"}
+    assert set(red.values) == {"Tr1cky-Pa55", "plainvalue-xyz", "m4il-pw-99"}
     log = "psql: connecting with Tr1cky-Pa55 failed; debug mode; upstream said plainvalue-xyz invalid"
     out = red.redact(log)
     assert "Tr1cky-Pa55" not in out and "plainvalue-xyz" not in out
