@@ -8,8 +8,8 @@ One module, used by every path that emits text (DESIGN §4.5). It masks:
 - `key=value` / `key: value` / `"key": "value"` pairs whose key names a secret (password, secret,
   token, api_key, access_key, credentials, ...), in plain text, JSON, YAML, env and query strings;
 - credentials in URLs (`scheme://user:pass@host` keeps the user, masks the password);
-- literal values known to be secret: env `value`s of pod specs whose names look secret
-  (`Redactor.from_snapshot`), masked wherever they appear.
+- literal values known to be secret: env `value`s of pod specs and ConfigMap values whose names
+  look secret (`Redactor.from_snapshot`), masked wherever they appear.
 
 It keeps enough context to read (`password=[REDACTED]`, `ghp_[REDACTED]`), is idempotent
 (redacting redacted text changes nothing), and runs as one precompiled regex pass per string.
