@@ -306,7 +306,7 @@ def _container_findings(ref: ObjectRef, spec: Mapping[str, Any], batch: bool) ->
                 if isinstance(env, dict) and _literal_secret(str(env.get("name", "")), env.get("value")):
                     add(
                         "secretInEnv",
-                        f"container {name} env {env.get('name')} holds a literal secret value (value not shown)",
+                        f"container {name} env {env.get('name')} holds a literal secret (value not shown)",
                         name,
                     )
     return out
