@@ -507,15 +507,23 @@ def _new_id(key: str, now: datetime, state: _State, reader: ForgeReader) -> str:
 def _snoozed(
     rec: Recommendation, state: _State, *, forge: Forge, settings: Settings, now: datetime
 ) -> ProposalLine | None:
-    closed = state.of_key(rec.key, "closed")
-    if not closed:
+    # a "no" is a proposal closed unmerged, or a merged one whose revert was merged (rolled back)
+    ended: list[tuple[Proposal, datetime | None]] = [
+        (p, _when(p.closed_at)) for p in state.of_key(rec.key, "closed")
+    ]
+    for p in state.of_key(rec.key, "merged"):
+        for r in state.proposals:
+            if r.state == "merged" and r.meta.get("revert_of") == p.number:
+                ended.append((p, _when(r.merged_at)))
+    if not ended:
         return None
-    latest = max(closed, key=lambda p: (_when(p.closed_at) or datetime.min.replace(tzinfo=UTC), p.number))
-    closed_at = _when(latest.closed_at)
+    latest, closed_at = max(ended, key=lambda e: (e[1] or datetime.max.replace(tzinfo=UTC), e[0].number))
     days = settings.proposals.snooze_days
     if closed_at is not None and now - closed_at >= timedelta(days=days):
         return None
-    if any(f"aiops:comment:{CLEARED_COMMENT}" in c.body for c in forge.comments(latest.number)):
+    if latest.state == "closed" and any(
+        f"aiops:comment:{CLEARED_COMMENT}" in c.body for c in forge.comments(latest.number)
+    ):
         return None  # aiops closed it because the condition cleared: not a person's "no"
     proposed = latest.meta.get("proposed")
     change = real_change(
@@ -527,7 +535,8 @@ def _snoozed(
     return _line(
         rec,
         "snoozed",
-        f"#{latest.number} was closed unmerged; snoozed until {until} or a real change",
+        f"#{latest.number} was {'closed unmerged' if latest.state == 'closed' else 'rolled back'};"
+        f" snoozed until {until} or a real change",
         number=latest.number,
         id=latest.id,
         url=latest.url,
