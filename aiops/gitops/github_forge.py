@@ -95,7 +95,7 @@ class GitHubForge:
         max_wait: float = 60.0,
         backoff: float = 1.0,
     ) -> None:
-        """`client` is a `github.Github` (tests inject one built with retry=None and no throttle)."""
+        """`client` is a lazy `github.Github` with retry=None (the forge retries; tests drop the throttle)."""
         if "/" not in repository:
             raise InputError(f"GITHUB_REPOSITORY={repository!r}: expected OWNER/NAME")
         self.gh = client
@@ -136,7 +136,7 @@ class GitHubForge:
     @property
     def repo(self) -> Repository:
         if self._repo is None:
-            self._repo = self.gh.get_repo(self.full_name, lazy=True)
+            self._repo = self.gh.get_repo(self.full_name)  # no request with a lazy client
         return self._repo
 
     @property
@@ -438,7 +438,7 @@ class GitHubForge:
         from github import GithubException
 
         try:
-            self._call(f"GET {self.api}/labels/{name}", lambda: self.repo.get_label(name), allow=(404,))
+            self._call(f"GET {self.api}/labels/{name}", lambda: self.repo.get_label(name).color, allow=(404,))
             return
         except GithubException:
             pass
