@@ -93,6 +93,7 @@ class FakeApiServer:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _pods: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     _pods_indexed: int = -1
+    items_first: bool = False  # serialize list bodies with `items` before `metadata` (an unusual server)
 
     # ---- seeding -----------------------------------------------------------------------
     def add(self, obj: dict[str, Any]) -> None:
@@ -228,6 +229,8 @@ class FakeApiServer:
             meta["continue"] = token
             meta["remainingItemCount"] = len(selected) - end
         body = {"kind": f"{kind}List", "apiVersion": gv, "metadata": meta, "items": selected[start:end]}
+        if self.items_first:
+            body = {"items": body.pop("items"), **body}
         return 200, "application/json", orjson.dumps(body)
 
     def _log(self, ns: str, pod: str, query: dict[str, str]) -> tuple[int, str, bytes]:

@@ -90,6 +90,13 @@ def test_pagination_with_limit_and_continue(fake_api: FakeApiServer, kubeconfig:
     assert "continue" not in pod_calls[0].query and all("continue" in r.query for r in pod_calls[1:])
 
 
+def test_pagination_when_metadata_comes_after_items(fake_api: FakeApiServer, kubeconfig: str) -> None:
+    fake_api.items_first = True
+    fake_api.load(_pod(i, "todo") for i in range(250))
+    snap = LiveSource(kubeconfig=kubeconfig, page_limit=100).read()
+    assert len(_keys(snap.of_kind("Pod"))) == 250
+
+
 def test_namespace_scoping(sample_api: FakeApiServer, kubeconfig: str) -> None:
     snap = LiveSource(kubeconfig=kubeconfig, namespaces=["todo"]).read()
     namespaces = {

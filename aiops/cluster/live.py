@@ -17,9 +17,10 @@ unless `at` is given. `kubernetes` is imported lazily; this module never writes 
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -108,8 +109,8 @@ class LiveSource:
     log_tail: int = 80
     log_limit_bytes: int = 64 * 1024
     page_limit: int = 500
-    workers: int = 8
-    log_workers: int = 16
+    workers: int = 6
+    log_workers: int = 4
     retries: int = 3
     backoff: float = 0.2
     timeout: float = 15.0
@@ -134,19 +135,19 @@ class LiveSource:
             ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool,
             ThreadPoolExecutor(max_workers=max(1, self.log_workers)) as log_pool,
         ):
-            futures = [pool.submit(self._list_all, t) for t in tasks]
-            # previous logs start as soon as the pods are in, overlapping the other lists
+            # Workers only fetch (the GIL is free while they wait on the server); this thread parses
+            # each list as it completes, and starts the previous-log fetches once the pods are in.
+            futures = {pool.submit(self._fetch_pages, t): i for i, t in enumerate(tasks)}
             log_futures = []
-            for i, task in enumerate(tasks):
-                if task.kind.kind == "Pod":
-                    results[i] = futures[i].result()
-                    pods = results[i]
-                    if isinstance(pods, list):
-                        log_futures += [
-                            log_pool.submit(self._fetch_log, k) for k in crashing_containers(pods, at)
-                        ]
-            for i, fut in enumerate(futures):
-                results[i] = fut.result()  # UnreachableError propagates (after retries)
+            for fut in as_completed(futures):
+                i = futures[fut]
+                pages = fut.result()  # UnreachableError propagates (after retries)
+                results[i] = pages if isinstance(pages, str) else self._parse_pages(tasks[i], pages)
+                pods = results[i]
+                if tasks[i].kind.kind == "Pod" and isinstance(pods, list):
+                    log_futures += [
+                        log_pool.submit(self._fetch_log, k) for k in crashing_containers(pods, at)
+                    ]
             log_results = [f.result() for f in log_futures]
         items: list[K8sObject] = []
         seen_notes: set[str] = set()
@@ -280,13 +281,13 @@ class LiveSource:
                 tasks.append(_Task(kind, "default", field_selector="involvedObject.kind=Node"))
         return tasks
 
-    def _list_all(self, task: _Task) -> list[K8sObject] | str:
-        """Every page of one list; a note string instead when the kind is forbidden/absent/optional."""
-        import orjson
-
+    def _fetch_pages(self, task: _Task, *, trust_head: bool = True) -> list[bytes] | str:
+        """Every page of one list, as raw bodies; a note string instead when the kind is
+        forbidden/absent/optional. The continue token is read from the head of each body (the API
+        server writes `metadata` before `items`), so parsing can happen elsewhere, meanwhile."""
         kind = task.kind
         path = kind.path(task.namespace)
-        out: list[K8sObject] = []
+        pages: list[bytes] = []
         token = ""
         where = f" in namespace {task.namespace}" if task.namespace and kind.namespaced else ""
         api = kind.group_version
@@ -305,7 +306,7 @@ class LiveSource:
                     ) from None
                 if exc.status == 410 and token:  # continue token expired: start the list again
                     token = ""
-                    out = []
+                    pages = []
                     continue
                 if exc.status == 403:
                     return f"no permission to list {kind.plural} ({api}){where}: {kind.kind} checks skipped"
@@ -320,20 +321,54 @@ class LiveSource:
                 if kind.optional:
                     return f"{kind.plural} ({api}) could not be read: {exc.message}"
                 raise
-            try:
-                doc = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                raise UnreachableError(
-                    f"cluster {self._endpoint}: GET {path} returned a body that is not JSON"
-                ) from None
+            pages.append(body)
+            nxt = _head_continue(body) if trust_head else None
+            if nxt is None:
+                nxt = str((self._loads(body, path).get("metadata") or {}).get("continue") or "")
+            if not nxt:
+                return pages
+            token = nxt
+
+    def _parse_pages(self, task: _Task, pages: list[bytes]) -> list[K8sObject]:
+        kind, api = task.kind.kind, task.kind.group_version
+        path = task.kind.path(task.namespace)
+        out: list[K8sObject] = []
+        for n, body in enumerate(pages):
+            doc = self._loads(body, path)
+            last = n == len(pages) - 1
+            if bool((doc.get("metadata") or {}).get("continue")) == last:
+                # the head said otherwise (an unusual server): list this kind again, parsing as we go
+                again = self._fetch_pages(task, trust_head=False)
+                return [] if isinstance(again, str) else self._parse_pages_checked(task, again)
             for item in doc.get("items") or ():
                 if isinstance(item, dict):
-                    item.setdefault("kind", kind.kind)
+                    item.setdefault("kind", kind)
                     item.setdefault("apiVersion", api)
                     out.append(item)
-            token = str((doc.get("metadata") or {}).get("continue") or "")
-            if not token:
-                return out
+        return out
+
+    def _parse_pages_checked(self, task: _Task, pages: list[bytes]) -> list[K8sObject]:
+        out: list[K8sObject] = []
+        for body in pages:
+            for item in self._loads(body, task.kind.path(task.namespace)).get("items") or ():
+                if isinstance(item, dict):
+                    item.setdefault("kind", task.kind.kind)
+                    item.setdefault("apiVersion", task.kind.group_version)
+                    out.append(item)
+        return out
+
+    def _loads(self, body: bytes, path: str) -> dict[str, Any]:
+        import orjson
+
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            doc = None
+        if not isinstance(doc, dict):
+            raise UnreachableError(
+                f"cluster {self._endpoint}: GET {path} returned a body that is not a JSON list"
+            )
+        return doc
 
     # ---- logs --------------------------------------------------------------------------
     def _fetch_log(self, key: tuple[str, str, str]) -> tuple[str, str | None, str | None]:
@@ -380,6 +415,21 @@ def crashing_containers(items: Sequence[K8sObject], at: datetime) -> list[tuple[
                 if waiting in _CRASH_WAITING or (finished is not None and finished >= since):
                     out.append((str(meta.get("namespace") or ""), str(meta.get("name")), str(cs.get("name"))))
     return out
+
+
+_HEAD = 4096
+_CONTINUE = re.compile(rb'"continue"\s*:\s*"([^"\\]*)"')
+_ITEMS = re.compile(rb'"items"\s*:')
+
+
+def _head_continue(body: bytes) -> str | None:
+    """The list's continue token read from the head of the body ("" = none); None when unsure."""
+    head = body[:_HEAD]
+    items = _ITEMS.search(head)
+    m = _CONTINUE.search(head, 0, items.start() if items else len(head))
+    if m:
+        return m.group(1).decode("ascii", errors="replace")
+    return "" if items else None
 
 
 def _current_context(kubeconfig: str | None) -> str | None:
