@@ -252,3 +252,13 @@ def test_default_time_matches_the_reference_parser(sample_items: list[dict[str, 
         {"kind": "ConfigMap", "metadata": {"name": "c", "creationTimestamp": "2026-01-02T03:04:05Z"}}
     ]
     assert default_time(only_created) == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def test_dash_reads_standard_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import sys
+
+    data = json.dumps(_list(_pod("web-1"))).encode()
+    monkeypatch.setattr(sys, "stdin", type("In", (), {"buffer": io.BytesIO(data)})())
+    snap = FileSource(paths=("-",)).read()
+    assert [o["metadata"]["name"] for o in snap.items] == ["web-1"]
