@@ -195,7 +195,32 @@ def run_all(
                 if sk.key not in fix_keys:
                     skipped.append(sk)
     recs, skipped = _apply_optout(recs, skipped, inv)
+    recs, skipped = _one_answer_per_key(recs, skipped, notes)
     return Result(tuple(recs), tuple(skipped), (*inv.notes, *notes))
+
+
+def _one_answer_per_key(
+    recs: list[Recommendation], skipped: list[Skipped], notes: list[str]
+) -> tuple[list[Recommendation], list[Skipped]]:
+    """At most one answer per key: a recommendation wins over a skip of the same key (an OOM fix
+    stands even when usage for that workload could not be read); later duplicates are dropped."""
+    out: list[Recommendation] = []
+    seen: set[str] = set()
+    for r in recs:
+        if r.key in seen:
+            notes.append(f"{r.key}: a second {r.kind} recommendation for the same target was dropped")
+            continue
+        seen.add(r.key)
+        out.append(r)
+    kept: list[Skipped] = []
+    for s in skipped:
+        if s.key in seen:
+            if s.cause not in ("cleared", "opted-out"):
+                notes.append(f"{s.key}: recommended from findings only; {s.cause}: {s.reason}")
+            continue
+        seen.add(s.key)
+        kept.append(s)
+    return out, kept
 
 
 def _apply_optout(
