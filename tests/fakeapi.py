@@ -6,12 +6,14 @@ responses are `<Kind>List` objects whose items carry no kind/apiVersion, `metada
 (`/api`, `/apis`, `/api/v1`, `/apis/<g>/<v>`), list (all namespaces and per namespace) and get
 for every snapshot kind, equality label/field selectors, pod logs (`tailLines`, `previous=true`),
 metrics.k8s.io PodMetrics. Faults: `forbid()` (403 on a resource), `fail()` (5xx N times),
-`delay()` (slow responses, for timeouts). Every request is recorded. Used by tests and benchmarks.
+`delay()` (slow responses, for timeouts). PATCH of deployments (merge and JSON patch). Every request
+is recorded, with its body. Used by tests and benchmarks.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import re
 import threading
 import time
@@ -67,6 +69,8 @@ class Request:
     method: str
     path: str
     query: dict[str, str]
+    body: bytes = b""
+    content_type: str = ""
 
 
 @dataclass
@@ -160,12 +164,14 @@ class FakeApiServer:
         return [r.path for r in self.requests]
 
     # ---- serving -----------------------------------------------------------------------
-    def handle(self, method: str, raw_path: str) -> tuple[int, str, bytes]:
+    def handle(
+        self, method: str, raw_path: str, body: bytes = b"", content_type: str = ""
+    ) -> tuple[int, str, bytes]:
         parts = urlsplit(raw_path)
         path = parts.path
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         with self._lock:
-            self.requests.append(Request(method, path, query))
+            self.requests.append(Request(method, path, query, body, content_type))
             fault = next((f for f in self.faults if f.times > 0 and f.pattern.search(path)), None)
             if fault is not None:
                 fault.times -= 1
@@ -174,6 +180,8 @@ class FakeApiServer:
                 time.sleep(fault.delay)
             if fault.status:
                 return _status(fault.status, "InternalError", f"injected failure on {path}")
+        if method == "PATCH":
+            return self._patch(path, body, content_type)
         if method != "GET":
             return _status(405, "MethodNotAllowed", f"{method} is not allowed on the fake API")
         if path.rstrip("/") == "/version":
@@ -232,6 +240,57 @@ class FakeApiServer:
         if self.items_first:
             body = {"items": body.pop("items"), **body}
         return 200, "application/json", orjson.dumps(body)
+
+    def _patch(self, path: str, body: bytes, content_type: str) -> tuple[int, str, bytes]:
+        """PATCH of one object (deployments): JSON merge patch (RFC 7386) or JSON patch (RFC 6902:
+        add/replace/remove/test); a spec change bumps metadata.generation, as the API server does."""
+        m = _PATH.match(path)
+        if not m or not m["name"] or m["sub"]:
+            return _status(405, "MethodNotAllowed", f"PATCH is not allowed on {path}")
+        gv = m["core"] or f"{m['group']}/{m['version']}"
+        if (gv, m["plural"]) != ("apps/v1", "deployments"):
+            return _status(405, "MethodNotAllowed", f"the fake API patches deployments only, not {path}")
+        if (gv, m["plural"]) in self.forbidden:
+            return _status(
+                403,
+                "Forbidden",
+                f'deployments.apps "{m["name"]}" is forbidden: User "system:serviceaccount:aiops:aiops" '
+                f'cannot patch resource "deployments" in API group "apps" in the namespace "{m["ns"]}"',
+            )
+        ctype = content_type.split(";", maxsplit=1)[0].strip()
+        try:
+            patch = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return _status(400, "BadRequest", "the patch body is not JSON")
+        with self._lock:
+            items = self.objects.get((gv, m["plural"]), [])
+            index = next(
+                (
+                    i
+                    for i, o in enumerate(items)
+                    if o.get("metadata", {}).get("name") == m["name"]
+                    and o.get("metadata", {}).get("namespace") == m["ns"]
+                ),
+                None,
+            )
+            if index is None:
+                return _status(404, "NotFound", f'deployments.apps "{m["name"]}" not found')
+            current = items[index]
+            if ctype == "application/merge-patch+json" and isinstance(patch, dict):
+                updated = _merge_patch(current, patch)
+            elif ctype == "application/json-patch+json" and isinstance(patch, list):
+                try:
+                    updated = _json_patch(current, patch)
+                except ValueError as exc:
+                    return _status(422, "Invalid", f"the JSON patch could not be applied: {exc}")
+            else:
+                return _status(415, "UnsupportedMediaType", f"the fake API does not take {ctype} patches")
+            md = updated.setdefault("metadata", {})
+            if updated.get("spec") != current.get("spec"):
+                md["generation"] = int(md.get("generation") or 1) + 1
+            md["resourceVersion"] = str(int(str(md.get("resourceVersion") or "0")) + 1)
+            items[index] = updated
+        return 200, "application/json", orjson.dumps({"kind": "Deployment", "apiVersion": gv, **updated})
 
     def _log(self, ns: str, pod: str, query: dict[str, str]) -> tuple[int, str, bytes]:
         pod_obj = self._pod_index().get((ns, pod))
@@ -313,9 +372,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        status, ctype, body = self.server_fake.handle(method, self.path)
+        sent = self.rfile.read(length) if length else b""
+        status, ctype, body = self.server_fake.handle(
+            method, self.path, sent, str(self.headers.get("Content-Type") or "")
+        )
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -348,6 +408,50 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         return
+
+
+def _merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch: objects merge, null deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = _merge_patch(out.get(key), value)
+    return out
+
+
+def _json_patch(target: dict[str, Any], ops: list[Any]) -> dict[str, Any]:
+    """RFC 6902 JSON patch, the operations Kubernetes clients send: add, replace, remove, test."""
+    doc = copy.deepcopy(target)
+    for op in ops:
+        if not isinstance(op, dict) or "path" not in op:
+            raise ValueError(f"bad operation {op!r}")
+        steps = [p.replace("~1", "/").replace("~0", "~") for p in str(op["path"]).split("/")[1:]]
+        parent: Any = doc
+        for step in steps[:-1]:
+            parent = parent[int(step)] if isinstance(parent, list) else parent.get(step)
+            if parent is None:
+                raise ValueError(f"path {op['path']} does not exist")
+        last = steps[-1] if steps else ""
+        kind = op.get("op")
+        if kind == "test":
+            have = parent.get(last) if isinstance(parent, dict) else None
+            if have != op.get("value"):
+                raise ValueError(f"test failed on {op['path']}: {have!r} != {op.get('value')!r}")
+        elif kind in ("add", "replace"):
+            if kind == "replace" and (not isinstance(parent, dict) or last not in parent):
+                raise ValueError(f"replace of a missing path {op['path']}")
+            parent[last] = copy.deepcopy(op.get("value"))
+        elif kind == "remove":
+            if not isinstance(parent, dict) or last not in parent:
+                raise ValueError(f"remove of a missing path {op['path']}")
+            del parent[last]
+        else:
+            raise ValueError(f"unsupported op {kind!r}")
+    return doc
 
 
 def _status(code: int, reason: str, message: str) -> tuple[int, str, bytes]:
