@@ -92,8 +92,20 @@ def pr(
         "merged_at": merged_at,
         "merge_commit_sha": merge_commit_sha,
         "draft": False,
-        "head": {"label": f"{OWNER}:{branch}", "ref": branch, "sha": head_sha, "user": user(OWNER, 2), "repo": repo_min},
-        "base": {"label": f"{OWNER}:main", "ref": "main", "sha": base_sha, "user": user(OWNER, 2), "repo": repo_min},
+        "head": {
+            "label": f"{OWNER}:{branch}",
+            "ref": branch,
+            "sha": head_sha,
+            "user": user(OWNER, 2),
+            "repo": repo_min,
+        },
+        "base": {
+            "label": f"{OWNER}:main",
+            "ref": "main",
+            "sha": base_sha,
+            "user": user(OWNER, 2),
+            "repo": repo_min,
+        },
         "changed_files": changed_files,
     }
 
@@ -119,7 +131,10 @@ def git_commit(at: str, tree: str, parents: tuple[str, ...] = (), message: str =
         "committer": who,
         "message": message,
         "tree": {"sha": tree, "url": f"{R}/git/trees/{tree}"},
-        "parents": [{"sha": p, "url": f"{R}/git/commits/{p}", "html_url": f"{HTML}/{REPO}/commit/{p}"} for p in parents],
+        "parents": [
+            {"sha": p, "url": f"{R}/git/commits/{p}", "html_url": f"{HTML}/{REPO}/commit/{p}"}
+            for p in parents
+        ],
         "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None},
     }
 
@@ -248,7 +263,9 @@ def comment(cid: int, number: int, body: str, login: str = BOT) -> dict[str, Any
     }
 
 
-def issue(number: int, body: str, *, login: str = BOT, title: str = "aiops dashboard", is_pr: bool = False) -> dict[str, Any]:
+def issue(
+    number: int, body: str, *, login: str = BOT, title: str = "aiops dashboard", is_pr: bool = False
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": 2000 + number,
         "node_id": f"I_{number}",
@@ -268,12 +285,15 @@ def issue(number: int, body: str, *, login: str = BOT, title: str = "aiops dashb
         "updated_at": T0,
         "closed_at": None,
     }
-    if is_pr:
+    if is_pr:  # the issues API lists pull requests too; their html_url is /pull/N
+        out["html_url"] = f"{HTML}/{REPO}/pull/{number}"
         out["pull_request"] = {"url": f"{R}/pulls/{number}", "html_url": f"{HTML}/{REPO}/pull/{number}"}
     return out
 
 
-def review(rid: int, number: int, login: str, state: str, commit_id: str, submitted_at: str = T0) -> dict[str, Any]:
+def review(
+    rid: int, number: int, login: str, state: str, commit_id: str, submitted_at: str = T0
+) -> dict[str, Any]:
     return {
         "id": rid,
         "node_id": f"R_{rid}",
@@ -288,7 +308,9 @@ def review(rid: int, number: int, login: str, state: str, commit_id: str, submit
     }
 
 
-def status(sid: int, context: str, state: str, description: str, creator: str, at: str = sha("c")) -> dict[str, Any]:
+def status(
+    sid: int, context: str, state: str, description: str, creator: str, at: str = sha("c")
+) -> dict[str, Any]:
     return {
         "url": f"{R}/statuses/{at}",
         "id": sid,

@@ -188,3 +188,424 @@ def test_propose_makes_one_commit_with_all_files_then_the_pr_labels_and_reviewer
     assert (p.number, p.branch, p.state, p.head_sha, p.author) == (7, BRANCH, "open", sha("c"), BOT)
     assert p.key == KEY and p.meta["proposed"] == META["proposed"]
     assert p.labels == ("risk:low",)
+
+
+def test_propose_refuses_when_an_open_pr_exists_and_writes_nothing(
+    forge: GitHubForge, rsps: responses.RequestsMock
+) -> None:
+    rsps.get(f"{M}/pulls", json=[P.pr(7, body=BODY)])
+    with pytest.raises(InputError, match="already has open proposal #7"):
+        propose(forge)
+    assert calls(rsps) == ["GET /pulls"]
+
+
+def test_find_proposals_by_key_is_the_no_op_lookup(forge: GitHubForge, rsps: responses.RequestsMock) -> None:
+    rsps.get(
+        f"{M}/pulls",
+        json=[P.pr(7, body=BODY, labels=("risk:low",))],
+        match=[matchers.query_param_matcher({"state": "open", "head": f"acme:{BRANCH}", "base": "main"})],
+    )
+    [p] = forge.find_proposals(key=KEY)
+    assert (p.number, p.state, p.key, p.labels) == (7, "open", KEY, ("risk:low",))
+    assert p.meta["proposed"] == META["proposed"] and p.url.endswith("/pull/7")
+    assert calls(rsps) == ["GET /pulls"]
+
+
+def test_find_proposals_closed_means_closed_unmerged_with_a_marker(
+    forge: GitHubForge, rsps: responses.RequestsMock
+) -> None:
+    closed = P.pr(3, body=BODY, state="closed", closed_at="2026-11-21T09:00:00Z")
+    merged = P.pr(
+        4,
+        body=BODY,
+        state="closed",
+        closed_at=P.T0,
+        merged_at="2026-11-21T10:00:00Z",
+        merge_commit_sha=sha("m"),
+    )
+    no_marker = P.pr(5, body="a person's PR on an aiops/ branch", state="closed", closed_at=P.T0)
+    altered = P.pr(6, body="<!-- aiops:meta !!notbase64 -->", state="closed", closed_at=P.T0)
+    other_branch = P.pr(8, body=BODY, branch="feature/x", state="closed", closed_at=P.T0)
+    for _ in range(2):
+        rsps.get(
+            f"{M}/pulls",
+            json=[closed, merged, no_marker, altered, other_branch],
+            match=[matchers.query_param_matcher({"state": "closed", "base": "main"})],
+        )
+    [snoozed] = forge.find_proposals(state="closed")
+    assert (snoozed.number, snoozed.state, snoozed.closed_at, snoozed.merged_at) == (
+        3,
+        "closed",
+        "2026-11-21T09:00:00Z",
+        None,
+    )
+    [done] = forge.find_proposals(state="merged")
+    assert (done.number, done.state, done.merge_sha) == (4, "merged", sha("m"))
+
+
+def test_find_proposals_follows_pagination(forge: GitHubForge, rsps: responses.RequestsMock) -> None:
+    page2 = f"{P.API}/repositories/10/pulls?state=all&base=main&page=2"
+    rsps.get(
+        f"{M}/pulls",
+        json=[P.pr(1, body=BODY)],
+        headers={"Link": f'<{page2}>; rel="next", <{page2}>; rel="last"'},
+        match=[matchers.query_param_matcher({"state": "all", "base": "main"})],
+    )
+    rsps.get(
+        f"{MOCK}/repositories/10/pulls",
+        json=[P.pr(2, body=BODY, state="closed", closed_at=P.T0)],
+        match=[matchers.query_param_matcher({"state": "all", "base": "main", "page": "2"})],
+    )
+    assert [(p.number, p.state) for p in forge.find_proposals(state="all")] == [(1, "open"), (2, "closed")]
+
+
+# ---- update ----------------------------------------------------------------------------------
+def test_update_replaces_the_single_commit_on_the_current_base_keeping_peoples_labels(
+    forge: GitHubForge, rsps: responses.RequestsMock
+) -> None:
+    new_body = BODY.replace("why", "why, again")
+    rsps.get(f"{M}/pulls/7", json=P.pr(7, body=BODY, labels=("keep-me", "risk:low")))
+    rsps.get(f"{M}/pulls/7/commits", json=[P.pr_commit(sha("c"), BOT)])
+    mock_base_commit(rsps)
+    mock_commit(rsps, TREE, new=sha("5"))
+    rsps.get(f"{M}/git/ref/heads/{BRANCH}", json=P.ref(f"heads/{BRANCH}", sha("c")))
+    rsps.patch(
+        f"{M}/git/refs/heads/{BRANCH}",
+        json=P.ref(f"heads/{BRANCH}", sha("5")),
+        match=[json_body({"sha": sha("5"), "force": True})],
+    )
+    rsps.patch(
+        f"{M}/pulls/7",
+        json=P.pr(7, body=new_body, title="T2", head_sha=sha("5"), labels=("keep-me", "risk:low")),
+        match=[json_body({"title": "T2", "body": new_body})],
+    )
+    rsps.get(f"{M}/labels/risk%3Amedium", json=P.label("risk:medium"))
+    rsps.put(
+        f"{M}/issues/7/labels",
+        json=[P.label("keep-me"), P.label("risk:medium")],
+        match=[json_body(["keep-me", "risk:medium"])],
+    )
+    p = forge.update_proposal(
+        7, title="T2", body=new_body, files=FILES, message="aiops: right-size", labels=["risk:medium"]
+    )
+    assert calls(rsps) == [
+        "GET /pulls/7",
+        "GET /pulls/7/commits",
+        "GET /git/ref/heads/main",
+        f"GET /git/commits/{sha('a')}",
+        "POST /git/trees",
+        "POST /git/commits",
+        f"GET /git/ref/heads/{BRANCH}",
+        f"PATCH /git/refs/heads/{BRANCH}",
+        "PATCH /pulls/7",
+        "GET /labels/risk:medium",
+        "PUT /issues/7/labels",
+    ]
+    assert (p.head_sha, p.title, p.labels) == (sha("5"), "T2", ("keep-me", "risk:medium"))
+    assert p.meta["key"] == KEY
+
+
+def test_update_refuses_to_force_push_over_a_persons_commit(
+    forge: GitHubForge, rsps: responses.RequestsMock
+) -> None:
+    rsps.get(f"{M}/pulls/7", json=P.pr(7, body=BODY))
+    rsps.get(f"{M}/pulls/7/commits", json=[P.pr_commit(sha("c"), BOT), P.pr_commit(sha("6"), "alice")])
+    with pytest.raises(PolicyRefusal, match="commits made by a person"):
+        forge.update_proposal(7, title="T", body=BODY, files=FILES, message="m")
+    assert calls(rsps) == ["GET /pulls/7", "GET /pulls/7/commits"]
+
+
+def test_update_counts_a_commit_without_a_github_user_as_a_persons(
+    forge: GitHubForge, rsps: responses.RequestsMock
+) -> None:
+    rsps.get(f"{M}/pulls/7", json=P.pr(7, body=BODY))
+    rsps.get(f"{M}/pulls/7/commits", json=[P.pr_commit(sha("c"), None)])
+    with pytest.raises(PolicyRefusal):
+        forge.update_proposal(7, title="T", body=BODY, files=FILES, message="m")
+
+
+def test_update_of_a_closed_proposal_is_refused(forge: GitHubForge, rsps: responses.RequestsMock) -> None:
+    rsps.get(f"{M}/pulls/7", json=P.pr(7, body=BODY, state="closed", closed_at=P.T0))
+    with pytest.raises(InputError, match="proposal is closed"):
+        forge.update_proposal(7, title="T", body=BODY, files=FILES, message="m")
+
+
+# ---- close, labels, comments -----------------------------------------------------------------
+def test_close_when_cleared_comments_then_closes(forge: GitHubForge, rsps: responses.RequestsMock) -> None:
+    rsps.get(f"{M}/pulls/7", json=P.pr(7, body=BODY))
+    rsps.post(
+        f"{M}/issues/7/comments",
+        status=201,
+        json=P.comment(50, 7, "The condition cleared."),
+        match=[json_body({"body": "The condition cleared."})],
+    )
+    rsps.patch(
+        f"{M}/pulls/7",
+        json=P.pr(7, body=BODY, state="closed", closed_at=P.T0),
+        match=[json_body({"state": "closed"})],
+    )
+    forge.close_proposal(7, comment="The condition cleared.")
+    assert calls(rsps) == ["GET /pulls/7", "POST /issues/7/comments", "PATCH /pulls/7"]
+
+
+def test_close_of_an_already_closed_proposal_does_nothing(
+    forge: GitHubForge, rsps: responses.RequestsMock
+) -> None:
+    rsps.get(f"{M}/pulls/7", json=P.pr(7, body=BODY, state="closed", closed_at=P.T0))
+    forge.close_proposal(7, comment="x")
+    assert calls(rsps) == ["GET /pulls/7"]
+
+
+def test_set_labels_changes_only_risk_labels_and_is_a_no_op_when_equal(
+    forge: GitHubForge, rsps: responses.RequestsMock
+) -> None:
+    rsps.get(f"{M}/issues/7/labels", json=[P.label("risk:low"), P.label("needs-docs")])
+    forge.set_labels(7, ["risk:low"])
+    assert calls(rsps) == ["GET /issues/7/labels"]
+
+
+def test_upsert_comment_creates_once(forge: GitHubForge, rsps: responses.RequestsMock) -> None:
+    marker = comment_marker("apply-metrics")
+    rsps.get(f"{M}/issues/7/comments", json=[P.comment(1, 7, f"{marker}\nfake", login="mallory")])
+    rsps.post(
+        f"{M}/issues/7/comments",
+        status=201,
+        json=P.comment(2, 7, f"{marker}\np95 120ms"),
+        match=[json_body({"body": f"{marker}\np95 120ms"})],
+    )
+    assert forge.upsert_comment(7, "apply-metrics", "p95 120ms") is True
+    assert calls(rsps) == ["GET /issues/7/comments", "POST /issues/7/comments"]
+
+
+def test_upsert_comment_edits_in_place_and_is_a_no_op_when_unchanged(
+    forge: GitHubForge, rsps: responses.RequestsMock
+) -> None:
+    marker = comment_marker("apply-metrics")
+    rsps.get(
+        f"{M}/issues/7/comments",
+        json=[P.comment(9, 7, "hello", login="alice"), P.comment(10, 7, f"{marker}\nold")],
+    )
+    rsps.patch(
+        f"{M}/issues/comments/10",
+        json=P.comment(10, 7, f"{marker}\nnew"),
+        match=[json_body({"body": f"{marker}\nnew"})],
+    )
+    assert forge.upsert_comment(7, "apply-metrics", "new") is True
+    rsps.replace(responses.GET, f"{M}/issues/7/comments", json=[P.comment(10, 7, f"{marker}\nnew")])
+    assert forge.upsert_comment(7, "apply-metrics", "new") is False
+    assert calls(rsps) == ["GET /issues/7/comments", "PATCH /issues/comments/10", "GET /issues/7/comments"]
+
+
+def test_comments_reviews_and_statuses_are_read_with_their_authors(
+    forge: GitHubForge, rsps: responses.RequestsMock
+) -> None:
+    rsps.get(f"{M}/issues/7/comments", json=[P.comment(1, 7, "hi", login="alice")])
+    page2 = f"{P.API}/repositories/10/pulls/7/reviews?page=2"
+    rsps.get(
+        f"{M}/pulls/7/reviews",
+        json=[P.review(1, 7, "alice", "COMMENTED", sha("c"))],
+        headers={"Link": f'<{page2}>; rel="next"'},
+    )
+    rsps.get(
+        f"{MOCK}/repositories/10/pulls/7/reviews",
+        json=[P.review(2, 7, "alice", "APPROVED", sha("c"), "2026-11-20T11:00:00Z")],
+    )
+    rsps.get(
+        f"{M}/statuses/{sha('c')}",
+        json=[
+            P.status(3, "aiops/approval-gate", "success", "approved", "aiops[bot]"),
+            P.status(2, "aiops/approval-gate", "pending", "waiting", "aiops[bot]"),
+            P.status(1, "ci/tests", "failure", "red", "github-actions[bot]"),
+        ],
+    )
+    [c] = forge.comments(7)
+    assert (c.id, c.author, c.body, c.created_at) == (1, "alice", "hi", P.T0)
+    reviews = forge.reviews(7)
+    assert [(r.login, r.state, r.commit_sha, r.submitted_at) for r in reviews] == [
+        ("alice", "COMMENTED", sha("c"), P.T0),
+        ("alice", "APPROVED", sha("c"), "2026-11-20T11:00:00Z"),
+    ]
+    st = {s.context: s for s in forge.statuses(sha("c"))}
+    assert (st["aiops/approval-gate"].state, st["aiops/approval-gate"].creator) == ("success", "aiops[bot]")
+    assert st["ci/tests"].state == "failure" and st["aiops/approval-gate"].app_id is None
+
+
+def test_set_status_posts_the_commit_status(forge: GitHubForge, rsps: responses.RequestsMock) -> None:
+    rsps.post(
+        f"{M}/statuses/{sha('c')}",
+        status=201,
+        json=P.status(1, "aiops/approval-gate", "pending", "x" * 139 + "…", BOT),
+        match=[
+            json_body(
+                {
+                    "state": "pending",
+                    "target_url": "https://ci.example/run/1",
+                    "description": "x" * 139 + "…",
+                    "context": "aiops/approval-gate",
+                }
+            )
+        ],
+    )
+    forge.set_status(
+        sha("c"),
+        CommitStatus("aiops/approval-gate", "pending", "x" * 200, target_url="https://ci.example/run/1"),
+    )
+
+
+# ---- dashboard -------------------------------------------------------------------------------
+def test_dashboard_issue_is_created_once_with_the_section(
+    forge: GitHubForge, rsps: responses.RequestsMock
+) -> None:
+    begin, end = section_markers("proposals")
+    rsps.get(
+        f"{M}/issues",
+        json=[
+            P.issue(3, "<!-- aiops:dashboard -->", login="alice"),
+            P.issue(4, "<!-- aiops:dashboard -->", is_pr=True),
+        ],
+        match=[matchers.query_param_matcher({"state": "open"})],
+    )
+    expected = f"<!-- aiops:dashboard -->\n# aiops dashboard\n\n{begin}\n2 open\n{end}\n"
+    rsps.post(
+        f"{M}/issues",
+        status=201,
+        json=P.issue(12, expected),
+        match=[json_body({"title": "aiops dashboard", "body": expected})],
+    )
+    assert forge.upsert_dashboard("proposals", "2 open") is True
+    assert calls(rsps) == ["GET /issues", "POST /issues"]
+
+
+def test_dashboard_replaces_only_its_section(forge: GitHubForge, rsps: responses.RequestsMock) -> None:
+    b1, e1 = section_markers("proposals")
+    b2, e2 = section_markers("reports")
+    current = f"<!-- aiops:dashboard -->\n# aiops dashboard\n\n{b1}\n1 open\n{e1}\n\n{b2}\nweekly\n{e2}\n"
+    rsps.get(f"{M}/issues", json=[P.issue(12, current)])
+    new = current.replace("1 open", "2 open")
+    rsps.patch(f"{M}/issues/12", json=P.issue(12, new), match=[json_body({"body": new})])
+    assert forge.upsert_dashboard("proposals", "2 open") is True
+    rsps.replace(responses.GET, f"{M}/issues", json=[P.issue(12, new)])
+    assert forge.upsert_dashboard("proposals", "2 open") is False
+    assert calls(rsps) == ["GET /issues", "PATCH /issues/12", "GET /issues"]
+
+
+# ---- files, diff, revert ---------------------------------------------------------------------
+def test_read_file_decodes_base64_reads_large_files_as_blobs_and_absent_is_none(
+    forge: GitHubForge, rsps: responses.RequestsMock
+) -> None:
+    rsps.get(
+        f"{M}/contents/{VALUES}",
+        json=P.content(VALUES, "replicaCount: 2  # ü\n"),
+        match=[matchers.query_param_matcher({"ref": "main"})],
+    )
+    rsps.get(f"{M}/contents/big.yaml", json=P.content("big.yaml", "", blob_sha=sha("7"), large=True))
+    rsps.get(f"{M}/git/blobs/{sha('7')}", json=P.blob("x: 1\n" * 3, sha("7")))
+    rsps.get(f"{M}/contents/missing.yaml", status=404, json=P.error("Not Found"))
+    assert forge.read_file(VALUES) == "replicaCount: 2  # ü\n"
+    assert forge.read_file("big.yaml", sha("a")) == "x: 1\n" * 3
+    assert forge.read_file("missing.yaml") is None
+    assert query_of(rsps, 1) == {"ref": sha("a")}
+
+
+def test_list_files_reads_the_recursive_tree(forge: GitHubForge, rsps: responses.RequestsMock) -> None:
+    rsps.get(
+        f"{M}/git/trees/main",
+        json=P.tree(
+            sha("b"),
+            [
+                ("manifests", "tree"),
+                (VALUES, "blob"),
+                ("manifests-old/x.yaml", "blob"),
+                ("README.md", "blob"),
+            ],
+        ),
+        match=[matchers.query_param_matcher({"recursive": "1"})],
+    )
+    assert forge.list_files("manifests/") == [VALUES]
+
+
+def test_changed_files_reads_texts_at_the_merge_base_and_head_and_reports_completeness(
+    forge: GitHubForge, rsps: responses.RequestsMock
+) -> None:
+    rsps.get(f"{M}/pulls/7", json=P.pr(7, body=BODY, changed_files=3))
+    rsps.get(
+        f"{M}/compare/{sha('a')}...{sha('c')}",
+        json=P.compare(sha("a"), sha("c"), sha("0"), [P.pr_commit(sha("c"), BOT)]),
+    )
+    rsps.get(
+        f"{M}/pulls/7/files",
+        json=[
+            P.pr_file(VALUES),
+            P.pr_file(RECORD, "added"),
+            P.pr_file("manifests/new.yaml", "renamed", "manifests/old.yaml"),
+        ],
+    )
+    for path, ref, text in [
+        (VALUES, sha("0"), "old\n"),
+        (VALUES, sha("c"), "new\n"),
+        (RECORD, sha("c"), "record\n"),
+        ("manifests/old.yaml", sha("0"), "a: 1\n"),
+        ("manifests/new.yaml", sha("c"), "a: 1\n"),
+    ]:
+        rsps.get(
+            f"{M}/contents/{path}",
+            json=P.content(path, text),
+            match=[matchers.query_param_matcher({"ref": ref})],
+        )
+    rows = forge.changed_files(7)
+    assert rows == [
+        (VALUES, None, "old\n", "new\n"),
+        (RECORD, None, None, "record\n"),
+        ("manifests/new.yaml", "manifests/old.yaml", "a: 1\n", "a: 1\n"),
+    ]
+    assert forge.changed_files_complete(7) is True
+
+
+def test_changed_files_flags_the_3000_file_cap(forge: GitHubForge, rsps: responses.RequestsMock) -> None:
+    rsps.get(f"{M}/pulls/7", json=P.pr(7, body=BODY, changed_files=3500))
+    rsps.get(f"{M}/compare/{sha('a')}...{sha('c')}", json=P.compare(sha("a"), sha("c"), sha("0"), []))
+    rsps.get(f"{M}/pulls/7/files", json=[P.pr_file(RECORD, "added")])
+    rsps.get(f"{M}/contents/{RECORD}", json=P.content(RECORD, "r\n"))
+    assert len(forge.changed_files(7)) == 1
+    assert forge.changed_files_complete(7) is False
+
+
+def test_revert_files_undoes_a_merged_pr_but_never_removes_records(
+    forge: GitHubForge, rsps: responses.RequestsMock
+) -> None:
+    rsps.get(
+        f"{M}/pulls/9",
+        json=P.pr(9, body=BODY, state="closed", closed_at=P.T0, merged_at=P.T0, merge_commit_sha=sha("m")),
+    )
+    rsps.get(f"{M}/git/commits/{sha('m')}", json=P.git_commit(sha("m"), sha("b"), (sha("1"), sha("c"))))
+    rsps.get(
+        f"{M}/pulls/9/files",
+        json=[
+            P.pr_file(VALUES),
+            P.pr_file(RECORD, "added"),
+            P.pr_file("manifests/extra.yaml", "added"),
+            P.pr_file("manifests/new.yaml", "renamed", "manifests/old.yaml"),
+        ],
+    )
+    q = matchers.query_param_matcher
+    rsps.get(f"{M}/contents/{VALUES}", json=P.content(VALUES, "before\n"), match=[q({"ref": sha("1")})])
+    rsps.get(f"{M}/contents/manifests/old.yaml", json=P.content("x", "old\n"), match=[q({"ref": sha("1")})])
+    rsps.get(f"{M}/contents/{VALUES}", json=P.content(VALUES, "after\n"), match=[q({"ref": "main"})])
+    rsps.get(f"{M}/contents/manifests/extra.yaml", json=P.content("x", "e\n"), match=[q({"ref": "main"})])
+    rsps.get(f"{M}/contents/manifests/new.yaml", json=P.content("x", "old\n"), match=[q({"ref": "main"})])
+    rsps.get(
+        f"{M}/contents/manifests/old.yaml", status=404, json=P.error("Not Found"), match=[q({"ref": "main"})]
+    )
+    assert forge.revert_files(9) == {
+        VALUES: "before\n",
+        "manifests/extra.yaml": None,
+        "manifests/new.yaml": None,
+        "manifests/old.yaml": "old\n",
+    }
+    assert not any(RECORD in c for c in calls(rsps))
+
+
+def test_revert_of_an_unmerged_pr_is_refused(forge: GitHubForge, rsps: responses.RequestsMock) -> None:
+    rsps.get(f"{M}/pulls/9", json=P.pr(9, body=BODY, state="closed", closed_at=P.T0))
+    with pytest.raises(InputError, match="only a merged proposal"):
+        forge.revert_files(9)

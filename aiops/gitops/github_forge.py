@@ -211,6 +211,7 @@ class GitHubForge:
         from requests.exceptions import RetryError, Timeout
 
         attempt = 0
+        cause: Exception
         while True:
             try:
                 return fn()
@@ -225,13 +226,13 @@ class GitHubForge:
                         f"GitHub {what}: rate limited for {int(wait)} s more"
                         f" (over the {int(self.max_wait)} s cap)"
                     ) from exc
-                last = f"HTTP {exc.status}"
+                last, cause = f"HTTP {exc.status}", exc
             except (ReqConnectionError, Timeout, RetryError) as exc:
                 wait = float(min(self.max_wait, self.backoff * 2**attempt))
-                last = type(exc).__name__
+                last, cause = type(exc).__name__, exc
             attempt += 1
             if attempt >= self.max_attempts:
-                raise UnreachableError(f"GitHub {what}: {last} after {attempt} attempts")
+                raise UnreachableError(f"GitHub {what}: {last} after {attempt} attempts") from cause
             self._sleep(wait)
             if lookup is not None:
                 found = lookup()
@@ -670,7 +671,7 @@ class GitHubForge:
     def statuses(self, sha: str) -> list[CommitStatus]:
         """The latest status per context (the API lists newest first); app_id is not exposed on statuses."""
         commit = self.repo.get_commit(sha)
-        raw = self._call(f"GET {self.api}/commits/{sha}/statuses", lambda: list(commit.get_statuses()))
+        raw = self._call(f"GET {self.api}/statuses/{sha}", lambda: list(commit.get_statuses()))
         seen: dict[str, CommitStatus] = {}
         for s in raw:
             if s.context in seen:
@@ -735,7 +736,8 @@ class GitHubForge:
     def _dashboard_issue(self) -> Any | None:
         def fetch() -> Any | None:
             for issue in self.repo.get_issues(state="open"):
-                if issue.pull_request is not None or issue.user is None:
+                # `pull_request` is absent on plain issues (reading it would GET each one): use the URL
+                if "/pull/" in str(issue.html_url or "") or issue.user is None:
                     continue
                 if issue.user.login in self.own_logins and DASHBOARD_MARKER in str(issue.body or ""):
                     return issue
