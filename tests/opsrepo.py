@@ -3,9 +3,17 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from aiops.cli import cli
+from aiops.errors import AiopsError
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "recommend"
@@ -48,5 +56,42 @@ def make_opsrepo(where: Path, *, user: str = "carol", policy: str | None = None)
 def snapshot_refs(repo: Path) -> dict[str, str]:
     """Every ref and its sha (branches, proposal metadata, statuses): equal before/after = no writes."""
     out = git(repo, "for-each-ref", "--format=%(refname) %(objectname)")
-    pairs = (line.split(" ", 1) for line in out.splitlines())
-    return {ref: sha for ref, sha in pairs}
+    refs: dict[str, str] = {}
+    for line in out.splitlines():
+        ref, sha = line.split(" ", 1)
+        refs[ref] = sha
+    return refs
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+def aiops(*args: str) -> Run:
+    """Run the CLI in-process; an `AiopsError` becomes its exit code and one stderr line, as `main` does."""
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=True)
+    exc = result.exception
+    if isinstance(exc, AiopsError):
+        return Run(exc.exit_code, result.stdout, result.stderr + exc.one_line())
+    if exc is not None and not isinstance(exc, SystemExit):
+        raise exc
+    return Run(result.exit_code, result.stdout, result.stderr)
+
+
+def scaled_usage(where: Path, factor: float) -> tuple[str, ...]:
+    """The seed usage with every sample multiplied by `factor` (a different recommendation)."""
+    args: list[str] = ["--snapshot", str(FIXTURES / "seed-snapshot.json")]
+    for kind in ("cpu", "memory"):
+        doc = json.loads((FIXTURES / f"seed-{kind}.json").read_text())
+        for series in doc["data"]["result"]:
+            series["values"] = [[t, repr(float(v) * factor)] for t, v in series["values"]]
+        path = where / f"{kind}-x{factor}.json"
+        path.write_text(json.dumps(doc))
+        args += ["--usage", f"{kind}={path}"]
+    return tuple(args)
