@@ -21,7 +21,7 @@ from aiops.gitops.forge import CommitStatus, comment_marker, section_markers
 from aiops.gitops.github_forge import GitHubAuthError, GitHubForge
 from aiops.phr.render import encode_marker
 from tests import ghpayloads as P
-from tests.ghpayloads import BOT, M, MOCK, sha
+from tests.ghpayloads import BOT, MOCK, M, sha
 
 KEY = "rightsize-todo-deployment-todo-backend"
 BRANCH = f"aiops/{KEY}"
@@ -609,3 +609,308 @@ def test_revert_of_an_unmerged_pr_is_refused(forge: GitHubForge, rsps: responses
     rsps.get(f"{M}/pulls/9", json=P.pr(9, body=BODY, state="closed", closed_at=P.T0))
     with pytest.raises(InputError, match="only a merged proposal"):
         forge.revert_files(9)
+
+
+# ---- retries, rate limits, errors ------------------------------------------------------------
+def test_a_5xx_is_retried_with_backoff(
+    forge: GitHubForge, sleeps: Sleeps, ordered: responses.RequestsMock
+) -> None:
+    ordered.get(f"{M}/pulls/7", status=502, json=P.error("Server Error"))
+    ordered.get(f"{M}/pulls/7", status=503, json=P.error("Unavailable"))
+    ordered.get(f"{M}/pulls/7", json=P.pr(7, body=BODY))
+    assert forge.get_proposal(7).number == 7
+    assert sleeps == [1.0, 2.0]
+
+
+def test_a_primary_rate_limit_waits_until_the_reset(
+    forge: GitHubForge, sleeps: Sleeps, ordered: responses.RequestsMock
+) -> None:
+    ordered.get(
+        f"{M}/pulls/7",
+        status=403,
+        json=P.error("API rate limit exceeded for installation ID 1."),
+        headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(NOW) + 10)},
+    )
+    ordered.get(f"{M}/pulls/7", json=P.pr(7, body=BODY))
+    forge.get_proposal(7)
+    assert sleeps == [11.0]
+
+
+def test_a_429_honours_retry_after(
+    forge: GitHubForge, sleeps: Sleeps, ordered: responses.RequestsMock
+) -> None:
+    ordered.get(f"{M}/pulls/7", status=429, json=P.error("Too Many Requests"), headers={"Retry-After": "3"})
+    ordered.get(f"{M}/pulls/7", json=P.pr(7, body=BODY))
+    forge.get_proposal(7)
+    assert sleeps == [3.0]
+
+
+def test_a_secondary_rate_limit_without_headers_waits_a_minute(
+    forge: GitHubForge, sleeps: Sleeps, ordered: responses.RequestsMock
+) -> None:
+    ordered.get(
+        f"{M}/pulls/7",
+        status=403,
+        json=P.error("You have exceeded a secondary rate limit. Please wait a few minutes."),
+    )
+    ordered.get(f"{M}/pulls/7", json=P.pr(7, body=BODY))
+    forge.get_proposal(7)
+    assert sleeps == [60.0]
+
+
+def test_a_wait_over_the_cap_fails_at_once_as_unreachable(
+    forge: GitHubForge, sleeps: Sleeps, rsps: responses.RequestsMock
+) -> None:
+    rsps.get(f"{M}/pulls/7", status=429, json=P.error("Too Many Requests"), headers={"Retry-After": "3600"})
+    with pytest.raises(
+        UnreachableError, match=r"GET /repos/acme/deploy/pulls/7: rate limited for 3600 s"
+    ) as e:
+        forge.get_proposal(7)
+    assert sleeps == [] and e.value.exit_code == 3
+
+
+def test_5xx_after_all_retries_is_unreachable_naming_the_endpoint(
+    forge: GitHubForge, sleeps: Sleeps, rsps: responses.RequestsMock
+) -> None:
+    rsps.get(f"{M}/pulls/7", status=502, json=P.error("Bad Gateway"))
+    with pytest.raises(
+        UnreachableError, match=r"^GitHub GET /repos/acme/deploy/pulls/7: HTTP 502 after 5 attempts$"
+    ):
+        forge.get_proposal(7)
+    assert sleeps == [1.0, 2.0, 4.0, 8.0] and len(rsps.calls) == 5
+
+
+def test_connection_errors_are_retried(
+    forge: GitHubForge, sleeps: Sleeps, ordered: responses.RequestsMock
+) -> None:
+    from requests.exceptions import ConnectionError as ReqConnectionError
+
+    ordered.get(f"{M}/pulls/7", body=ReqConnectionError("connection refused"))
+    ordered.get(f"{M}/pulls/7", json=P.pr(7, body=BODY))
+    assert forge.get_proposal(7).number == 7
+    assert sleeps == [1.0]
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "text"),
+    [
+        (401, "Bad credentials", "401 Bad credentials: the token was refused"),
+        (403, "Resource not accessible by integration", "403 Resource not accessible by integration"),
+    ],
+)
+def test_401_and_a_plain_403_are_one_line_input_errors_without_the_token(
+    forge: GitHubForge, sleeps: Sleeps, rsps: responses.RequestsMock, status: int, message: str, text: str
+) -> None:
+    rsps.get(f"{M}/pulls/7", status=status, json=P.error(message))
+    with pytest.raises(GitHubAuthError) as e:
+        forge.get_proposal(7)
+    assert e.value.exit_code == 2 and sleeps == [] and len(rsps.calls) == 1
+    line = e.value.one_line()
+    assert "GET /repos/acme/deploy/pulls/7" in line and text in line
+    assert "test-token" not in line and "\n" not in line
+
+
+def mock_until_ref(r: responses.RequestsMock) -> None:
+    r.get(f"{M}/pulls", json=[])
+    mock_base_commit(r)
+    mock_commit(r, TREE)
+
+
+def test_a_pr_create_that_failed_with_5xx_is_looked_up_not_repeated(
+    forge: GitHubForge, sleeps: Sleeps, ordered: responses.RequestsMock
+) -> None:
+    mock_until_ref(ordered)
+    ordered.post(f"{M}/git/refs", status=201, json=P.ref(f"heads/{BRANCH}", sha("c")))
+    ordered.post(f"{M}/pulls", status=502, json=P.error("Server Error"))  # ...but GitHub made it
+    ordered.get(
+        f"{M}/pulls",
+        json=[P.pr(7, body=BODY)],
+        match=[matchers.query_param_matcher({"state": "open", "head": f"acme:{BRANCH}", "base": "main"})],
+    )
+    p = propose(forge, labels=[], reviewers=[])
+    assert p.number == 7 and sleeps == [1.0]
+    assert calls(ordered).count("POST /pulls") == 1
+
+
+def test_422_pull_request_already_exists_returns_that_pr(
+    forge: GitHubForge, ordered: responses.RequestsMock
+) -> None:
+    mock_until_ref(ordered)
+    ordered.post(f"{M}/git/refs", status=201, json=P.ref(f"heads/{BRANCH}", sha("c")))
+    ordered.post(
+        f"{M}/pulls",
+        status=422,
+        json=P.error(
+            "Validation Failed",
+            [
+                {
+                    "resource": "PullRequest",
+                    "code": "custom",
+                    "message": f"A pull request already exists for acme:{BRANCH}.",
+                }
+            ],
+        ),
+    )
+    ordered.get(f"{M}/pulls", json=[P.pr(8, body=BODY)])
+    assert propose(forge, labels=[], reviewers=[]).number == 8
+    assert "DELETE" not in " ".join(calls(ordered))
+
+
+def test_422_reference_already_exists_reuses_a_bot_only_branch(
+    forge: GitHubForge, ordered: responses.RequestsMock
+) -> None:
+    mock_until_ref(ordered)
+    ordered.post(f"{M}/git/refs", status=422, json=P.error("Reference already exists"))
+    ordered.get(f"{M}/git/ref/heads/{BRANCH}", json=P.ref(f"heads/{BRANCH}", sha("8")))
+    ordered.get(
+        f"{M}/compare/{sha('a')}...{sha('8')}",
+        json=P.compare(sha("a"), sha("8"), sha("a"), [P.pr_commit(sha("8"), BOT)]),
+    )
+    ordered.patch(
+        f"{M}/git/refs/heads/{BRANCH}",
+        json=P.ref(f"heads/{BRANCH}", sha("c")),
+        match=[json_body({"sha": sha("c"), "force": True})],
+    )
+    ordered.post(f"{M}/pulls", status=201, json=P.pr(7, body=BODY))
+    assert propose(forge, labels=[], reviewers=[]).number == 7
+    assert calls(ordered)[5:] == [
+        "POST /git/refs",
+        f"GET /git/ref/heads/{BRANCH}",
+        f"GET /compare/{sha('a')}...{sha('8')}",
+        f"PATCH /git/refs/heads/{BRANCH}",
+        "POST /pulls",
+    ]
+
+
+def test_422_reference_already_exists_with_a_persons_commit_is_refused(
+    forge: GitHubForge, ordered: responses.RequestsMock
+) -> None:
+    mock_until_ref(ordered)
+    ordered.post(f"{M}/git/refs", status=422, json=P.error("Reference already exists"))
+    ordered.get(f"{M}/git/ref/heads/{BRANCH}", json=P.ref(f"heads/{BRANCH}", sha("8")))
+    ordered.get(
+        f"{M}/compare/{sha('a')}...{sha('8')}",
+        json=P.compare(
+            sha("a"), sha("8"), sha("a"), [P.pr_commit(sha("7"), BOT), P.pr_commit(sha("8"), "alice")]
+        ),
+    )
+    with pytest.raises(PolicyRefusal, match=f"branch {BRANCH} exists with commits made by a person"):
+        propose(forge)
+    assert not [c for c in calls(ordered) if c.startswith(("PATCH", "DELETE"))]
+
+
+def test_a_failure_after_the_pr_leaves_nothing_half_made(
+    forge: GitHubForge, sleeps: Sleeps, ordered: responses.RequestsMock
+) -> None:
+    mock_until_ref(ordered)
+    ordered.post(f"{M}/git/refs", status=201, json=P.ref(f"heads/{BRANCH}", sha("c")))
+    ordered.post(f"{M}/pulls", status=201, json=P.pr(7, body=BODY))
+    ordered.get(f"{M}/labels/risk%3Alow", json=P.label("risk:low"))
+    ordered.put(f"{M}/issues/7/labels", status=403, json=P.error("Resource not accessible by integration"))
+    stripped = "## Right-size todo-backend\n\nwhy\n\n\n\n_aiops could not finish opening this proposal._"
+    ordered.patch(
+        f"{M}/pulls/7",
+        json=P.pr(7, body=stripped, state="closed", closed_at=P.T0),
+        match=[json_body({"state": "closed", "body": stripped})],
+    )
+    ordered.delete(f"{M}/git/refs/heads/{BRANCH}", status=204)
+    with pytest.raises(GitHubAuthError, match="PUT /repos/acme/deploy/issues/7/labels: 403"):
+        propose(forge)
+    assert calls(ordered)[-2:] == ["PATCH /pulls/7", f"DELETE /git/refs/heads/{BRANCH}"]
+    assert "aiops:meta" not in body_of(ordered, len(ordered.calls) - 2)["body"]
+
+
+def test_a_failed_pr_create_deletes_the_branch_it_made(
+    forge: GitHubForge, ordered: responses.RequestsMock
+) -> None:
+    mock_until_ref(ordered)
+    ordered.post(f"{M}/git/refs", status=201, json=P.ref(f"heads/{BRANCH}", sha("c")))
+    ordered.post(
+        f"{M}/pulls",
+        status=422,
+        json=P.error(
+            "Validation Failed",
+            [{"resource": "PullRequest", "code": "custom", "message": "No commits between main and x"}],
+        ),
+    )
+    ordered.delete(f"{M}/git/refs/heads/{BRANCH}", status=204)
+    with pytest.raises(
+        InputError, match="POST /repos/acme/deploy/pulls: 422 Validation Failed: No commits between"
+    ):
+        propose(forge)
+    assert calls(ordered)[-1] == f"DELETE /git/refs/heads/{BRANCH}"
+
+
+def test_a_failure_on_a_reused_branch_puts_the_old_head_back(
+    forge: GitHubForge, sleeps: Sleeps, ordered: responses.RequestsMock
+) -> None:
+    mock_until_ref(ordered)
+    ordered.post(f"{M}/git/refs", status=422, json=P.error("Reference already exists"))
+    ordered.get(f"{M}/git/ref/heads/{BRANCH}", json=P.ref(f"heads/{BRANCH}", sha("8")))
+    ordered.get(f"{M}/compare/{sha('a')}...{sha('8')}", json=P.compare(sha("a"), sha("8"), sha("a"), []))
+    ordered.patch(f"{M}/git/refs/heads/{BRANCH}", json=P.ref(f"heads/{BRANCH}", sha("c")))
+    for _ in range(4):
+        ordered.post(f"{M}/pulls", status=500, json=P.error("Server Error"))
+        ordered.get(f"{M}/pulls", json=[])  # the lookup before each retry finds nothing
+    ordered.post(f"{M}/pulls", status=500, json=P.error("Server Error"))
+    ordered.patch(
+        f"{M}/git/refs/heads/{BRANCH}",
+        json=P.ref(f"heads/{BRANCH}", sha("8")),
+        match=[json_body({"sha": sha("8"), "force": True})],
+    )
+    with pytest.raises(UnreachableError, match="POST /repos/acme/deploy/pulls: HTTP 500 after 5 attempts"):
+        propose(forge)
+    assert calls(ordered).count("POST /pulls") == 5
+
+
+def test_a_comment_post_that_failed_with_5xx_is_not_posted_twice(
+    forge: GitHubForge, sleeps: Sleeps, ordered: responses.RequestsMock
+) -> None:
+    marker = comment_marker("gate")
+    ordered.get(f"{M}/issues/7/comments", json=[])
+    ordered.post(f"{M}/issues/7/comments", status=502, json=P.error("Bad Gateway"))
+    ordered.get(f"{M}/issues/7/comments", json=[P.comment(3, 7, f"{marker}\nwaiting")])
+    assert forge.upsert_comment(7, "gate", "waiting") is True
+    assert calls(ordered) == ["GET /issues/7/comments", "POST /issues/7/comments", "GET /issues/7/comments"]
+    assert sleeps == [1.0]
+
+
+def test_add_comment_that_failed_with_5xx_is_looked_up(
+    forge: GitHubForge, sleeps: Sleeps, ordered: responses.RequestsMock
+) -> None:
+    ordered.post(f"{M}/issues/7/comments", status=500, json=P.error("Server Error"))
+    ordered.get(f"{M}/issues/7/comments", json=[])
+    ordered.post(f"{M}/issues/7/comments", status=201, json=P.comment(4, 7, "closing"))
+    forge.add_comment(7, "closing")
+    assert calls(ordered) == ["POST /issues/7/comments", "GET /issues/7/comments", "POST /issues/7/comments"]
+
+
+# ---- from_env --------------------------------------------------------------------------------
+def test_from_env_names_the_missing_variable() -> None:
+    with pytest.raises(InputError, match="GITHUB_REPOSITORY is not set") as e:
+        GitHubForge.from_env({})
+    assert e.value.exit_code == 2
+    with pytest.raises(InputError, match="GITHUB_TOKEN is not set"):
+        GitHubForge.from_env({"GITHUB_REPOSITORY": P.REPO})
+    with pytest.raises(InputError, match="AIOPS_APP_PRIVATE_KEY is not set"):
+        GitHubForge.from_env({"GITHUB_REPOSITORY": P.REPO, "AIOPS_APP_ID": "123"})
+    with pytest.raises(InputError, match="expected OWNER/NAME"):
+        GitHubForge.from_env({"GITHUB_REPOSITORY": "deploy", "GITHUB_TOKEN": "t"})
+
+
+def test_from_env_talks_to_github_api_url_with_the_token(rsps: responses.RequestsMock) -> None:
+    rsps.get(
+        "https://ghe.example:443/api/v3/repos/acme/deploy/pulls",
+        json=[P.pr(7, body=BODY)],
+        match=[matchers.header_matcher({"Authorization": "token ghs_secret"})],
+    )
+    forge = GitHubForge.from_env(
+        {
+            "GITHUB_REPOSITORY": P.REPO,
+            "GITHUB_TOKEN": "ghs_secret",
+            "GITHUB_API_URL": "https://ghe.example/api/v3",
+        },
+        base="main",
+    )
+    assert forge.bot_login == BOT and "github-actions[bot]" in forge.own_logins
+    assert [p.number for p in forge.find_proposals(state="all")] == [7]
