@@ -110,7 +110,7 @@ class LiveSource:
     log_limit_bytes: int = 64 * 1024
     page_limit: int = 500
     workers: int = 6
-    log_workers: int = 4
+    log_workers: int = 16  # log reads go through the kubelet: latency-bound, not CPU-bound
     retries: int = 3
     backoff: float = 0.2
     timeout: float = 15.0
