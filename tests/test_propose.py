@@ -13,11 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from aiops.gitops.local import LocalForge
-from aiops.phr import decode_marker, parse_record
-from aiops.pipeline.proposal import ProposeOptions, forbidden_path, real_change, run_propose
-from aiops.pipeline.recommendation import RecommendRequest, recommend
 from opsrepo import (
     BACKEND_VALUES,
     FIXTURES,
@@ -29,6 +24,11 @@ from opsrepo import (
     scaled_usage,
     snapshot_refs,
 )
+
+from aiops.gitops.local import LocalForge
+from aiops.phr import decode_marker, parse_record
+from aiops.pipeline.proposal import ProposeOptions, forbidden_path, real_change, run_propose
+from aiops.pipeline.recommendation import RecommendRequest, recommend
 
 KEY = "rightsize-todo-deployment-todo-backend"
 BRANCH = f"aiops/{KEY}"

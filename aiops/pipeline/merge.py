@@ -122,8 +122,9 @@ def merge(forge: LocalForge, number: int, *, by: str) -> MergeOutcome:
     d = result.decision
     if not d.approved or d.state != "success":
         missing = [*d.blockers, *d.missing] or [d.description]
+        why = f" ({'; '.join(d.reasons)})" if d.reasons else ""
         raise PolicyRefusal(
-            f"#{number} is not approved ({d.tier} tier, {d.state}): " + "; ".join(missing),
+            f"#{number} is not approved ({d.tier} tier, {d.state}): " + "; ".join(missing) + why,
             hint="aiops review --pr N --approve --as LOGIN by the required team members",
         )
     approvers = ", ".join(f"{a.login} ({a.team})" for a in d.approvers) or "none needed"
