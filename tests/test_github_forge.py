@@ -226,10 +226,11 @@ def test_find_proposals_closed_means_closed_unmerged_with_a_marker(
     no_marker = P.pr(5, body="a person's PR on an aiops/ branch", state="closed", closed_at=P.T0)
     altered = P.pr(6, body="<!-- aiops:meta !!notbase64 -->", state="closed", closed_at=P.T0)
     other_branch = P.pr(8, body=BODY, branch="feature/x", state="closed", closed_at=P.T0)
+    copied = P.pr(9, body=BODY, state="closed", closed_at=P.T0, author="mallory")
     for _ in range(2):
         rsps.get(
             f"{M}/pulls",
-            json=[closed, merged, no_marker, altered, other_branch],
+            json=[closed, merged, no_marker, altered, other_branch, copied],
             match=[matchers.query_param_matcher({"state": "closed", "base": "main"})],
         )
     [snoozed] = forge.find_proposals(state="closed")
@@ -914,3 +915,65 @@ def test_from_env_talks_to_github_api_url_with_the_token(rsps: responses.Request
     )
     assert forge.bot_login == BOT and "github-actions[bot]" in forge.own_logins
     assert [p.number for p in forge.find_proposals(state="all")] == [7]
+
+
+def test_from_env_with_the_app_uses_an_installation_token_and_the_app_bot_login(
+    rsps: responses.RequestsMock,
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode("ascii")
+    rsps.get(
+        f"{M}/installation",
+        json={
+            "id": 55,
+            "app_id": 123,
+            "app_slug": "aiops",
+            "target_type": "Organization",
+            "account": P.user(OWNER := "acme", 2),
+        },
+    )
+    rsps.get(f"{MOCK}/app", json={"id": 123, "slug": "aiops", "name": "aiops", "owner": P.user(OWNER, 2)})
+    rsps.post(
+        f"{MOCK}/app/installations/55/access_tokens",
+        status=201,
+        json={"token": "ghs_installation", "expires_at": "2099-01-01T00:00:00Z", "permissions": {}},
+    )
+    rsps.get(
+        f"{M}/pulls",
+        json=[P.pr(7, body=BODY, author="aiops[bot]")],
+        match=[matchers.header_matcher({"Authorization": "token ghs_installation"})],
+    )
+    forge = GitHubForge.from_env(
+        {"GITHUB_REPOSITORY": P.REPO, "AIOPS_APP_ID": "123", "AIOPS_APP_PRIVATE_KEY": pem}, base="main"
+    )
+    assert forge.bot_login == "aiops[bot]" and forge.own_logins == {"aiops[bot]"}
+    [p] = forge.find_proposals(state="all")
+    assert p.author == "aiops[bot]"
+    assert str(rsps.calls[0].request.headers["Authorization"]).startswith("Bearer ")  # the App's JWT
+
+
+def test_deletions_go_in_the_same_tree_and_absent_files_are_skipped(
+    forge: GitHubForge, ordered: responses.RequestsMock
+) -> None:
+    ordered.get(f"{M}/pulls", json=[])
+    mock_base_commit(ordered)
+    q = matchers.query_param_matcher({"ref": sha("a")})
+    ordered.get(f"{M}/contents/manifests/gone.yaml", json=P.content("manifests/gone.yaml", "x\n"), match=[q])
+    ordered.get(f"{M}/contents/manifests/never.yaml", status=404, json=P.error("Not Found"), match=[q])
+    mock_commit(
+        ordered,
+        [
+            {"path": VALUES, "mode": "100644", "type": "blob", "content": "a: 1\n"},
+            {"path": "manifests/gone.yaml", "mode": "100644", "type": "blob", "sha": None},
+        ],
+    )
+    ordered.post(f"{M}/git/refs", status=201, json=P.ref(f"heads/{BRANCH}", sha("c")))
+    ordered.post(f"{M}/pulls", status=201, json=P.pr(7, body=BODY))
+    files = {VALUES: "a: 1\n", "manifests/gone.yaml": None, "manifests/never.yaml": None}
+    assert propose(forge, files=files, labels=[], reviewers=[]).number == 7
+    assert calls(ordered).count("POST /git/commits") == 1

@@ -326,6 +326,8 @@ class GitHubForge:
         for pr in self._pulls(gh_state, head):
             if not str(pr.head.ref).startswith(BRANCH_PREFIX):
                 continue
+            if pr.user is None or pr.user.login not in self.own_logins:
+                continue  # a marker copied into a person's PR does not make it an aiops proposal
             p = self._to_proposal(pr)
             if not p.meta or (state in ("closed", "merged") and p.state != state):
                 continue
@@ -380,24 +382,30 @@ class GitHubForge:
                 out.append(str(c.sha))
         return out
 
-    def _get_ref(self, branch: str) -> Any:
+    def _get_ref(self, branch: str, *, missing_ok: bool = False) -> Any:
+        """The branch ref, completed (the API gives the `refs/` URL that PATCH needs); None if absent."""
+        from github import GithubException
+
         def fetch() -> Any:
             ref = self.repo.get_git_ref(f"heads/{branch}")
-            _ = ref.object.sha  # complete: the API gives the `refs/` URL that PATCH/DELETE need
+            _ = ref.object.sha
             return ref
 
-        return self._call(f"GET {self.api}/git/ref/heads/{branch}", fetch, allow=(404,))
+        what = f"GET {self.api}/git/ref/heads/{branch}"
+        try:
+            return self._call(what, fetch, allow=(404,))
+        except GithubException as exc:
+            if missing_ok:
+                return None
+            raise InputError(f"GitHub {what}: branch {branch} does not exist (deleted meanwhile?)") from exc
 
     def _point_branch(self, branch: str, sha: str, base_sha: str) -> tuple[bool, str | None]:
         """Make `branch` point at `sha`: (created, previous sha when an existing branch was reset)."""
         from github import GithubException
 
         def lookup() -> Any:
-            try:
-                ref = self._get_ref(branch)
-            except GithubException:
-                return None
-            return ref if ref.object.sha == sha else None
+            ref = self._get_ref(branch, missing_ok=True)
+            return ref if ref is not None and ref.object.sha == sha else None
 
         try:
             self._call(
