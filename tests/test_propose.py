@@ -8,6 +8,7 @@ person-edited branches, cleared, snoozed, rate limits, opt-out and policy refusa
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -362,3 +363,32 @@ def test_forbidden_paths(path: str, why: str) -> None:
 def test_values_files_are_allowed() -> None:
     assert forbidden_path(BACKEND_VALUES) is None
     assert forbidden_path("manifests/charts/todo-backend/values.yaml") is None
+
+
+def test_rate_limit_counts_what_this_run_opens_dry_run_included(repo: Path) -> None:
+    outcome = recommend(RecommendRequest(snapshots=(SEED_ARGS[1],), usage=SEED_ARGS[3::2]))
+    sized = outcome.result.recommendations[0]
+    scale = replace(sized, kind="scale", current={"replicas": 2}, proposed={"replicas": 3}, sizing=None)
+    hpa = replace(
+        sized,
+        kind="hpa",
+        current={},
+        proposed={"minReplicas": 2, "maxReplicas": 4, "targetCPUUtilizationPercentage": 70},
+        sizing=None,
+    )
+    settings = outcome.settings  # max_per_hour 2
+    for dry in (True, False):
+        result = run_propose(
+            [sized, scale, hpa],
+            (),
+            forge=LocalForge(repo),
+            settings=settings,
+            snapshot=outcome.snapshot,
+            options=ProposeOptions(dry_run=dry, render=False),
+        )
+        opened = "would-open" if dry else "opened"
+        assert [ln.action for ln in result.lines] == [opened, opened, "deferred"]
+        assert "max_per_hour 2 reached (2 in the last hour)" in result.lines[2].reason
+    forge = LocalForge(repo)
+    assert [p.key for p in forge.find_proposals()] == [sized.key, scale.key]
+    assert [p.meta["tier"] for p in forge.find_proposals()] == ["medium", "low"]

@@ -292,7 +292,8 @@ class _State:
     """Proposals known at the start of the run, and what this run added (rate limits, ids)."""
 
     proposals: list[Proposal]
-    opened_now: int = 0
+    opened_now: set[int] = field(default_factory=set)  # numbers opened by this run
+    dry_opened: int = 0  # proposals a dry run would open
     ids: set[str] = field(default_factory=set)
 
     def of_key(self, key: str, state: str) -> list[Proposal]:
@@ -424,7 +425,7 @@ def run_propose(
         branch = f"aiops/{rec.key}"
         if options.dry_run:
             lines.append(_built_line(built, "would-open", "", branch=branch))
-            state.opened_now += 1
+            state.dry_opened += 1
             continue
         p = forge.propose(
             branch=branch,
@@ -436,7 +437,7 @@ def run_propose(
             reviewers=reviewers_for(built.tier, settings),
             meta=built.meta,
         )
-        state.opened_now += 1
+        state.opened_now.add(p.number)
         state.ids.add(record_id)
         state.proposals.append(p)
         lines.append(_built_line(built, "opened", "", number=p.number, url=p.url, branch=p.branch))
@@ -546,12 +547,15 @@ def _snoozed(
 
 def _rate_limited(state: _State, settings: Settings, now: datetime) -> str | None:
     limits = settings.proposals
-    open_count = sum(1 for p in state.proposals if p.state == "open")
+    open_count = sum(1 for p in state.proposals if p.state == "open") + state.dry_opened
     if open_count >= limits.max_open:
         return f"proposals.max_open {limits.max_open} reached ({open_count} open)"
     hour_ago = now - timedelta(hours=1)
-    recent = sum(1 for p in state.proposals if (_when(p.created_at) or hour_ago) > hour_ago)
-    recent = max(recent, state.opened_now)
+    recent = state.dry_opened + sum(
+        1
+        for p in state.proposals
+        if p.number in state.opened_now or (_when(p.created_at) or hour_ago) > hour_ago
+    )
     if recent >= limits.max_per_hour:
         return f"proposals.max_per_hour {limits.max_per_hour} reached ({recent} in the last hour)"
     return None
