@@ -1,0 +1,474 @@
+"""The approval gate's attack matrix through `aiops gate --forge local` on real git repositories.
+
+Every attack of issue 5 must be refused and the honest path of every tier must pass; the gate
+posts one `aiops/approval-gate` status and one comment, and a second run changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aiops.cli import main
+from aiops.gitops.forge import Proposal
+from aiops.gitops.local import LocalForge
+
+VALUES = "manifests/environments/minikube/todo-backend.yaml"
+RECORD = "history/prompts/2026/11/20261101-old--recommendation.md"
+NEW_RECORD = "history/prompts/2026/11/20261125-x--recommendation.md"
+POLICY = """\
+approvals:
+  teams: {architects: org/architects, security: org/security}
+  members: {org/architects: [alice, dave, carol, erin], org/security: [bob, dave]}
+  bots: ["aiops-bot[bot]", "github-actions[bot]"]
+"""
+BASE_VALUES = """\
+# todo-backend on minikube
+replicaCount: 2
+podAnnotations: {}
+resources:
+  requests:
+    cpu: 500m
+    memory: 512Mi
+  limits:
+    memory: 512Mi
+"""
+SIZING = {
+    "backend": {
+        "cpu_p95": 0.1,
+        "memory_p95": "120Mi",
+        "memory_peak": "151.6Mi",
+        "oom_in_window": False,
+        "samples": 16128,
+        "window_days": 14,
+        "clamped": None,
+    }
+}
+
+
+def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    import os
+
+    full = {**os.environ, **(env or {})}
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=full
+    ).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    r = tmp_path / "ops"
+    r.mkdir()
+    git(r, "init", "-q", "-b", "main")
+    git(r, "config", "user.name", "carol")
+    git(r, "config", "user.email", "carol@example.com")
+    files = {
+        ".github/aiops.yaml": POLICY,
+        ".github/workflows/gate.yml": "name: gate\n",
+        VALUES: BASE_VALUES,
+        RECORD: "---\nid: 20261101-old\n---\nrecord\n",
+    }
+    for path, text in files.items():
+        (r / path).parent.mkdir(parents=True, exist_ok=True)
+        (r / path).write_text(text)
+    git(r, "add", "-A")
+    git(r, "commit", "-qm", "initial")
+    return r
+
+
+def replicas(n: int) -> str:
+    text = BASE_VALUES.replace("replicaCount: 2", f"replicaCount: {n}")
+    assert text != BASE_VALUES or n == 2
+    return text
+
+
+def propose(
+    repo: Path,
+    files: dict[str, str | None],
+    *,
+    labels: tuple[str, ...] = (),
+    requested_by: str | None = "frank",
+    sizing: dict[str, Any] | None = None,
+    key: str = "rightsize-todo-deployment-todo-backend",
+) -> int:
+    forge = LocalForge(repo)
+    meta: dict[str, Any] = {"key": key, "id": f"20261125-{key}"}
+    if requested_by:
+        meta["requested_by"] = requested_by
+    if sizing is not None:
+        meta["sizing"] = sizing
+    p = forge.propose(
+        branch=f"aiops/{key}",
+        title="change",
+        body="why",
+        files=files,
+        message=f"aiops: change\n\nAiops-Id: 20261125-{key}\n",
+        labels=list(labels),
+        meta=meta,
+    )
+    return p.number
+
+
+def review(repo: Path, n: int, login: str, state: str = "APPROVED") -> None:
+    LocalForge(repo).add_review(n, login, state)
+
+
+def gate(repo: Path, n: int, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["gate", "--pr", str(n), "--forge", "local", "--repo", str(repo), "-o", "json"])
+    out = capsys.readouterr().out
+    return int(exc.value.code or 0), json.loads(out)
+
+
+def status(repo: Path, n: int) -> Any:
+    forge = LocalForge(repo)
+    p = forge.get_proposal(n)
+    found = [s for s in forge.statuses(p.head_sha) if s.context == "aiops/approval-gate"]
+    assert len(found) == 1
+    return found[0]
+
+
+def gate_comments(repo: Path, n: int) -> list[str]:
+    return [c.body for c in LocalForge(repo).comments(n) if "<!-- aiops:comment:gate -->" in c.body]
+
+
+# ---- honest paths ----------------------------------------------------------------------------
+
+
+def test_honest_low_passes_with_one_architect_and_the_second_run_changes_nothing(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    n = propose(repo, {VALUES: replicas(3)}, labels=("risk:low",))
+    code, out = gate(repo, n, capsys)
+    assert code == 0 and out["decision"]["state"] == "pending" and out["decision"]["tier"] == "low"
+    assert status(repo, n).state == "pending"
+    assert "needs 1 approval from architects" in gate_comments(repo, n)[0]
+    review(repo, n, "alice")
+    code, out = gate(repo, n, capsys)
+    assert code == 0 and out["decision"]["state"] == "success"
+    assert out["status_posted"] and out["comment_changed"]
+    st = status(repo, n)
+    assert st.state == "success" and "alice (architects)" in st.description and len(st.description) <= 140
+    comments_before = LocalForge(repo).comments(n)
+    # second run: no new status, no comment change, still one gate comment
+    code, out = gate(repo, n, capsys)
+    assert code == 0 and not out["status_posted"] and not out["comment_changed"]
+    assert LocalForge(repo).comments(n) == comments_before
+    assert len(gate_comments(repo, n)) == 1
+    assert LocalForge(repo).get_proposal(n).state == "open"  # low is never auto-merged
+
+
+def test_honest_medium_with_sizing_evidence_passes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    new = BASE_VALUES.replace("cpu: 500m", "cpu: 130m").replace(
+        "memory: 512Mi\n  limits", "memory: 156Mi\n  limits"
+    )
+    new = new.replace("limits:\n    memory: 512Mi", "limits:\n    memory: 200Mi")
+    n = propose(repo, {VALUES: new, NEW_RECORD: "record\n"}, labels=("risk:medium",), sizing=SIZING)
+    review(repo, n, "alice")
+    code, out = gate(repo, n, capsys)
+    assert code == 0, out
+    assert out["decision"]["tier"] == "medium" and out["decision"]["state"] == "success"
+    assert out["safety"]["ok"] is True
+
+
+def test_honest_critical_needs_architect_and_security(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    n = propose(repo, {".github/aiops.yaml": POLICY + "retention_days: 400\n"}, labels=("risk:critical",))
+    review(repo, n, "alice")
+    code, out = gate(repo, n, capsys)
+    assert code == 0 and out["decision"]["state"] == "pending"
+    assert any("security" in m for m in out["decision"]["missing"])
+    review(repo, n, "bob")
+    code, out = gate(repo, n, capsys)
+    assert code == 0 and out["decision"]["state"] == "success"
+    assert {a["login"] for a in out["decision"]["approvers"]} == {"alice", "bob"}
+
+
+def test_trivial_restart_by_the_bot_is_merged_by_the_gate(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    new = BASE_VALUES.replace(
+        "podAnnotations: {}", 'podAnnotations:\n  aiops.io/restartedAt: "2026-11-25T10:00:00Z"'
+    )
+    n = propose(repo, {VALUES: new}, labels=("risk:trivial",), key="restart-todo-deployment-todo-backend")
+    code, out = gate(repo, n, capsys)
+    assert code == 0 and out["decision"]["tier"] == "trivial" and out["decision"]["state"] == "success"
+    assert out["merged_sha"]
+    p = LocalForge(repo).get_proposal(n)
+    assert p.state == "merged" and p.merge_sha == out["merged_sha"]
+    assert "restartedAt" in git(repo, "show", f"main:{VALUES}")
+    assert "Merged by the aiops App" in gate_comments(repo, n)[0]
+
+
+def test_trivial_is_not_merged_when_auto_merge_is_off(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / ".github/aiops.yaml").write_text(
+        POLICY.replace("  bots:", "  auto_merge_trivial: false\n  bots:")
+    )
+    git(repo, "commit", "-qam", "no auto merge")
+    new = BASE_VALUES.replace("podAnnotations: {}", 'podAnnotations:\n  aiops.io/restartedAt: "x"')
+    n = propose(repo, {VALUES: new}, labels=("risk:trivial",))
+    code, out = gate(repo, n, capsys)
+    assert code == 0 and out["decision"]["state"] == "success" and out["merged_sha"] is None
+    assert LocalForge(repo).get_proposal(n).state == "open"
+
+
+# ---- the attack matrix -------------------------------------------------------------------------
+
+
+def test_self_approval_by_a_person_who_pushed_to_the_branch_does_not_count(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    n = propose(repo, {VALUES: replicas(3)})
+    p = LocalForge(repo).get_proposal(n)
+    # erin (an architect) pushes her own change onto the aiops branch, then approves it
+    work = repo.parent / "wt"
+    git(repo, "worktree", "add", "-q", str(work), p.branch)
+    (work / VALUES).write_text(replicas(4))
+    erin = {
+        "GIT_AUTHOR_NAME": "erin",
+        "GIT_AUTHOR_EMAIL": "e@x",
+        "GIT_COMMITTER_NAME": "erin",
+        "GIT_COMMITTER_EMAIL": "e@x",
+    }
+    git(work, "commit", "-qam", "more replicas", env=erin)
+    review(repo, n, "erin")
+    code, out = gate(repo, n, capsys)
+    assert code == 0 and out["decision"]["state"] == "pending"
+    assert any("erin pushed commits" in x for x in out["gate_notes"])
+    assert "erin" in gate_comments(repo, n)[0]
+
+
+def test_bot_approval_does_not_count(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    n = propose(repo, {VALUES: replicas(3)})
+    review(repo, n, "github-actions[bot]")
+    code, out = gate(repo, n, capsys)
+    assert code == 0 and out["decision"]["state"] == "pending"
+    assert any("bots never approve" in r for r in out["decision"]["reasons"])
+
+
+def test_requester_approval_does_not_count(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    n = propose(repo, {VALUES: replicas(3)}, requested_by="carol")
+    review(repo, n, "carol")
+    code, out = gate(repo, n, capsys)
+    assert code == 0 and out["decision"]["state"] == "pending"
+    assert any("requested the recommendation" in r for r in out["decision"]["reasons"])
+
+
+def test_approval_before_a_new_push_is_stale(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    n = propose(repo, {VALUES: replicas(3)})
+    review(repo, n, "alice")
+    code, out = gate(repo, n, capsys)
+    assert out["decision"]["state"] == "success"
+    forge = LocalForge(repo)
+    forge.update_proposal(n, title="t", body="b", files={VALUES: replicas(4)}, message="m")
+    code, out = gate(repo, n, capsys)
+    assert code == 0 and out["decision"]["state"] == "pending"
+    assert any("re-approve the head commit" in r for r in out["decision"]["reasons"])
+    assert status(repo, n).state == "pending"  # on the new head
+
+
+def test_one_person_in_both_teams_counts_once(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    n = propose(repo, {".github/workflows/gate.yml": "name: gate\non: push\n"})
+    review(repo, n, "dave")
+    code, out = gate(repo, n, capsys)
+    assert code == 0 and out["decision"]["tier"] == "critical" and out["decision"]["state"] == "pending"
+    assert len(out["decision"]["approvers"]) == 1
+
+
+def test_a_pr_rewriting_the_gate_workflow_is_critical_and_cannot_pass_with_one_team(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    evil = "name: gate\non: pull_request\njobs: {}\n"
+    n = propose(repo, {".github/workflows/gate.yml": evil}, labels=("risk:trivial",))
+    review(repo, n, "alice")
+    review(repo, n, "erin")
+    code, out = gate(repo, n, capsys)
+    assert code == 0
+    assert out["decision"]["tier"] == "critical" and out["decision"]["state"] == "pending"
+    assert out["label_corrected"] == {"from": ["risk:trivial"], "to": "risk:critical"}
+    assert LocalForge(repo).get_proposal(n).labels == ("risk:critical",)
+
+
+def test_approval_by_a_non_member_does_not_count(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    n = propose(repo, {VALUES: replicas(3)})
+    review(repo, n, "mallory")
+    code, out = gate(repo, n, capsys)
+    assert code == 0
+    assert out["decision"]["state"] == "pending"
+    assert any("not a member" in r for r in out["decision"]["reasons"])
+
+
+def test_wrong_risk_label_on_a_secret_change_is_corrected_and_said(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: todo}\nstringData: {password: x}\n"
+    )
+    n = propose(repo, {"manifests/secret.yaml": secret}, labels=("risk:low", "team:backend"))
+    review(repo, n, "alice")
+    code, out = gate(repo, n, capsys)
+    assert out["decision"]["tier"] == "critical" and out["decision"]["state"] == "pending"
+    assert LocalForge(repo).get_proposal(n).labels == ("risk:critical", "team:backend")
+    body = gate_comments(repo, n)[0]
+    assert "**Label corrected**: `risk:low` → `risk:critical`" in body
+    # a re-run still says it and changes nothing
+    code, out = gate(repo, n, capsys)
+    assert code == 0
+    assert out["label_corrected"] is None and not out["comment_changed"] and not out["status_posted"]
+    assert gate_comments(repo, n)[0] == body
+
+
+def test_a_pr_editing_an_existing_record_fails_with_the_rollback_hint(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    n = propose(repo, {RECORD: "---\nid: 20261101-old\n---\nrewritten\n"})
+    review(repo, n, "alice")
+    review(repo, n, "bob")
+    code, out = gate(repo, n, capsys)
+    assert code == 1 and out["decision"]["state"] == "failure"
+    assert any("aiops rollback" in b for b in out["decision"]["blockers"])
+    assert status(repo, n).state == "failure"
+
+
+def test_a_pr_deleting_a_record_fails(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    n = propose(repo, {RECORD: None})
+    code, out = gate(repo, n, capsys)
+    assert code == 1 and any("append-only" in b for b in out["decision"]["blockers"])
+
+
+@pytest.mark.parametrize(
+    "path", [".github/aiops.yaml", "CODEOWNERS", "aiops/policy/approval.py", ".github/workflows/ci.yml"]
+)
+def test_edits_of_the_policy_tool_or_owners_are_critical(
+    repo: Path, capsys: pytest.CaptureFixture[str], path: str
+) -> None:
+    n = propose(repo, {path: "changed\n"})
+    review(repo, n, "alice")
+    code, out = gate(repo, n, capsys)
+    assert code == 0
+    assert out["decision"]["tier"] == "critical" and out["decision"]["state"] == "pending"
+
+
+def test_rename_of_a_values_file_into_a_sensitive_path_is_critical(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    n = propose(repo, {VALUES: None, ".github/todo-backend.yaml": BASE_VALUES})
+    review(repo, n, "alice")
+    code, out = gate(repo, n, capsys)
+    assert code == 0
+    assert out["decision"]["tier"] == "critical" and out["decision"]["state"] == "pending"
+
+
+def test_changes_requested_after_approved_by_the_same_reviewer_fails(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    n = propose(repo, {VALUES: replicas(3)})
+    review(repo, n, "alice")
+    review(repo, n, "alice", "CHANGES_REQUESTED")
+    code, out = gate(repo, n, capsys)
+    assert code == 1 and out["decision"]["state"] == "failure"
+    assert status(repo, n).state == "failure"
+
+
+def test_a_dismissed_review_does_not_count(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    n = propose(repo, {VALUES: replicas(3)})
+    review(repo, n, "alice")
+    review(repo, n, "alice", "DISMISSED")
+    code, out = gate(repo, n, capsys)
+    assert code == 0 and out["decision"]["state"] == "pending"
+
+
+def test_medium_memory_request_below_p95_with_margin_fails(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    new = BASE_VALUES.replace("memory: 512Mi\n  limits", "memory: 140Mi\n  limits")
+    n = propose(repo, {VALUES: new}, sizing=SIZING)
+    review(repo, n, "alice")
+    code, out = gate(repo, n, capsys)
+    assert code == 1 and out["decision"]["tier"] == "medium" and out["decision"]["state"] == "failure"
+    assert any(b.startswith("safety:") for b in out["decision"]["blockers"])
+
+
+def _label_event(repo: Path, n: int, actor: str) -> None:
+    forge = LocalForge(repo)
+    data = forge._load(n)
+    data["labels"] = sorted({*data["labels"], "emergency"})
+    data["label_events"] = [{"label": "emergency", "action": "labeled", "actor": actor}]
+    forge._save(n, data, "label emergency")
+
+
+def test_emergency_label_by_a_non_member_changes_nothing(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    n = propose(repo, {".github/workflows/gate.yml": "name: x\n"})
+    _label_event(repo, n, "mallory")
+    review(repo, n, "alice")
+    code, out = gate(repo, n, capsys)
+    assert code == 0
+    d = out["decision"]
+    assert (
+        d["tier"] == "critical" and d["state"] == "pending" and d["sla_minutes"] == 120 and not d["emergency"]
+    )
+
+
+def test_emergency_label_without_a_recorded_actor_is_ignored(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    n = propose(repo, {VALUES: replicas(3)}, labels=("emergency",))
+    code, out = gate(repo, n, capsys)
+    assert code == 0
+    assert not out["decision"]["emergency"] and out["decision"]["sla_minutes"] == 5
+    assert any("emergency label" in x for x in out["gate_notes"])
+
+
+def test_emergency_label_by_a_member_shortens_only_the_sla(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    n = propose(repo, {".github/workflows/gate.yml": "name: x\n"})
+    _label_event(repo, n, "bob")
+    review(repo, n, "alice")
+    code, out = gate(repo, n, capsys)
+    assert code == 0
+    d = out["decision"]
+    assert d["emergency"] and d["sla_minutes"] == 5 and d["state"] == "pending"
+
+
+def test_policy_is_read_from_the_base_branch_not_the_pr(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the PR adds mallory to both teams in its own copy of the policy: the gate ignores that copy
+    n = propose(
+        repo,
+        {
+            ".github/aiops.yaml": POLICY.replace("[bob, dave]", "[bob, dave, mallory]").replace(
+                "carol, erin]", "carol, erin, mallory]"
+            )
+        },
+    )
+    review(repo, n, "mallory")
+    code, out = gate(repo, n, capsys)
+    assert code == 0
+    assert out["decision"]["state"] == "pending" and out["decision"]["approvers"] == []
+
+
+def test_dry_run_posts_nothing(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    n = propose(repo, {VALUES: replicas(3)}, labels=("risk:critical",))
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["gate", "--pr", str(n), "--forge", "local", "--repo", str(repo), "--dry-run"])
+    assert exc.value.code == 0
+    forge = LocalForge(repo)
+    p: Proposal = forge.get_proposal(n)
+    assert forge.statuses(p.head_sha) == [] and forge.comments(n) == [] and p.labels == ("risk:critical",)
+    assert "aiops/approval-gate=pending" in capsys.readouterr().out
+
+
+def test_unknown_pr_is_bad_input(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["gate", "--pr", "99", "--forge", "local", "--repo", str(repo)])
+    assert exc.value.code == 2
+    assert "--pr 99" in capsys.readouterr().err
