@@ -977,3 +977,21 @@ def test_deletions_go_in_the_same_tree_and_absent_files_are_skipped(
     files = {VALUES: "a: 1\n", "manifests/gone.yaml": None, "manifests/never.yaml": None}
     assert propose(forge, files=files, labels=[], reviewers=[]).number == 7
     assert calls(ordered).count("POST /git/commits") == 1
+
+
+def test_list_files_walks_down_to_the_prefix_when_the_listing_is_truncated(
+    forge: GitHubForge, ordered: responses.RequestsMock
+) -> None:
+    q = matchers.query_param_matcher
+    big = P.tree(sha("b"), [("manifests", "tree"), ("vendor/a", "blob")], truncated=True)
+    ordered.get(f"{M}/git/trees/main", json=big, match=[q({"recursive": "1"})])
+    root = P.tree(sha("b"), [("manifests", "tree"), ("vendor", "tree")])
+    root["tree"][0]["sha"] = sha("3")
+    ordered.get(f"{M}/git/trees/{sha('b')}", json=root, match=[q({})])
+    ordered.get(f"{M}/git/trees/{sha('3')}", json=P.tree(sha("3"), [("charts", "tree")]), match=[q({})])
+    ordered.get(
+        f"{M}/git/trees/{sha('3')}",
+        json=P.tree(sha("3"), [("charts", "tree"), ("charts/values.yaml", "blob")]),
+        match=[q({"recursive": "1"})],
+    )
+    assert forge.list_files("manifests") == ["manifests/charts/values.yaml"]

@@ -270,18 +270,33 @@ class GitHubForge:
 
     def list_files(self, prefix: str, ref: str | None = None) -> list[str]:
         at = ref or self.base
-        tree = self._call(
-            f"GET {self.api}/git/trees/{at}?recursive=1", lambda: self.repo.get_git_tree(at, recursive=True)
-        )
+        want = prefix.strip("/")
+        tree = self._tree(at, recursive=True)
+        root = ""
+        if tree.raw_data.get("truncated") and want:
+            # too big for one listing: walk down to the prefix directory and list only that
+            for part in want.split("/"):
+                entry = next(
+                    (e for e in self._tree(tree.sha).tree if e.path == part and e.type == "tree"), None
+                )
+                if entry is None:
+                    return []
+                tree = self._tree(entry.sha)
+                root = f"{root}{part}/"
+            tree = self._tree(tree.sha, recursive=True)
+            want = ""
         if tree.raw_data.get("truncated"):
-            raise UnreachableError(f"GitHub GET {self.api}/git/trees/{at}: tree listing truncated by GitHub")
-        want = prefix.rstrip("/")
+            raise UnreachableError(f"GitHub GET {self.api}/git/trees/{at}: listing of {prefix!r} truncated")
         out = [
-            e.path
+            root + e.path
             for e in tree.tree
             if e.type == "blob" and (not want or e.path == want or e.path.startswith(want + "/"))
         ]
         return sorted(out)
+
+    def _tree(self, at: str, *, recursive: bool = False) -> Any:
+        what = f"GET {self.api}/git/trees/{at}" + ("?recursive=1" if recursive else "")
+        return self._call(what, lambda: self.repo.get_git_tree(at, recursive=recursive))
 
     # ---- proposals: reading ------------------------------------------------------------
     def _to_proposal(
