@@ -995,3 +995,48 @@ def test_list_files_walks_down_to_the_prefix_when_the_listing_is_truncated(
         match=[q({"recursive": "1"})],
     )
     assert forge.list_files("manifests") == ["manifests/charts/values.yaml"]
+
+
+def test_merge_is_guarded_by_the_judged_head_and_refusals_are_policy(
+    forge: GitHubForge, ordered: responses.RequestsMock
+) -> None:
+    merged = P.pr(7, body=BODY, state="closed", closed_at=P.T0, merged_at=P.T0, merge_commit_sha=sha("m"))
+    ordered.get(f"{M}/pulls/7", json=P.pr(7, body=BODY))
+    ordered.put(
+        f"{M}/pulls/7/merge",
+        json={"sha": sha("m"), "merged": True, "message": "Pull Request successfully merged"},
+        match=[
+            json_body(
+                {
+                    "commit_title": f"Merge proposal #7 from {BRANCH}",
+                    "commit_message": f"Aiops-Id: {META['id']}\nMerged-by: aiops-gate",
+                    "merge_method": "merge",
+                    "sha": sha("c"),
+                }
+            )
+        ],
+    )
+    ordered.get(f"{M}/pulls/7", json=merged)
+    p = forge.merge(7, by="aiops-gate", sha=sha("c"))
+    assert (p.state, p.merge_sha) == ("merged", sha("m"))
+    ordered.get(f"{M}/pulls/8", json=P.pr(8, body=BODY))
+    ordered.put(
+        f"{M}/pulls/8/merge",
+        status=405,
+        json=P.error('Required status check "aiops/approval-gate" is expected.'),
+    )
+    with pytest.raises(PolicyRefusal, match="405 Required status check") as e:
+        forge.merge(8)
+    assert e.value.exit_code == 4
+
+
+def test_a_merge_that_failed_with_5xx_but_went_through_is_not_retried(
+    forge: GitHubForge, sleeps: Sleeps, ordered: responses.RequestsMock
+) -> None:
+    merged = P.pr(7, body=BODY, state="closed", closed_at=P.T0, merged_at=P.T0, merge_commit_sha=sha("m"))
+    ordered.get(f"{M}/pulls/7", json=P.pr(7, body=BODY))
+    ordered.put(f"{M}/pulls/7/merge", status=502, json=P.error("Bad Gateway"))
+    ordered.get(f"{M}/pulls/7", json=merged)
+    ordered.get(f"{M}/pulls/7", json=merged)
+    assert forge.merge(7).state == "merged"
+    assert calls(ordered).count("PUT /pulls/7/merge") == 1

@@ -785,6 +785,50 @@ class GitHubForge:
         )
         return True
 
+    # ---- merge (the App merges trivial proposals the gate passed, DESIGN §4.10) ----------
+    def merge(
+        self, number: int, *, by: str = "", message_extra: str = "", sha: str | None = None
+    ) -> Proposal:
+        """Merge commit of the proposal, guarded by the head sha the gate judged (GitHub refuses otherwise).
+
+        The caller checks approval first; branch protection still has the last word (405 → refusal).
+        """
+        from github import GithubException
+
+        pr = self._pull(number)
+        if pr.state != "open":
+            raise InputError(f"--pr {number}: proposal is {self._to_proposal(pr).state}, not open")
+        head = sha or str(pr.head.sha)
+        meta = _decode_meta(pr.body) or {}
+        trailers = [f"Aiops-Id: {meta['id']}"] if meta.get("id") else []
+        if by:
+            trailers.append(f"Merged-by: {by}")
+        message = (message_extra.rstrip() + "\n\n" if message_extra else "") + "\n".join(trailers)
+        what = f"PUT {self.api}/pulls/{number}/merge"
+
+        def merged() -> Proposal | None:
+            p = self.get_proposal(number)
+            return p if p.state == "merged" else None
+
+        try:
+            self._call(
+                what,
+                lambda: pr.merge(
+                    commit_title=f"Merge proposal #{number} from {pr.head.ref}",
+                    commit_message=message,
+                    merge_method="merge",
+                    sha=head,
+                ),
+                lookup=merged,
+                allow=(405, 409),
+            )
+        except GithubException as exc:
+            reason = str((exc.data or {}).get("message", "")) if isinstance(exc.data, dict) else ""
+            if exc.status == 409:
+                raise InputError(f"GitHub {what}: 409 {reason}: the head moved since it was judged") from exc
+            raise PolicyRefusal(f"GitHub {what}: 405 {reason}".rstrip()) from exc
+        return self.get_proposal(number)
+
     # ---- revert ------------------------------------------------------------------------
     def revert_files(self, number: int) -> dict[str, str | None]:
         pr = self._pull(number)
