@@ -437,7 +437,7 @@ class GitHubForge:
         ref = self._get_ref(branch)
         old = str(ref.object.sha)
         if old == sha:
-            return False, None
+            return True, None  # our own retried POST made it: the commit is brand new
         cmp = self._call(
             f"GET {self.api}/compare/{base_sha}...{branch}",
             lambda: list(self.repo.compare(base_sha, old).commits),
