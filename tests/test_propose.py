@@ -8,6 +8,7 @@ person-edited branches, cleared, snoozed, rate limits, opt-out and policy refusa
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -392,3 +393,116 @@ def test_rate_limit_counts_what_this_run_opens_dry_run_included(repo: Path) -> N
     forge = LocalForge(repo)
     assert [p.key for p in forge.find_proposals()] == [sized.key, scale.key]
     assert [p.meta["tier"] for p in forge.find_proposals()] == ["medium", "low"]
+
+
+# ---- the same flow through the GitHub forge (responses; the port is all the pipeline knows) --------
+
+
+def _github() -> Any:
+    from github import Auth, Github
+
+    from aiops.gitops.github_forge import GitHubForge
+
+    client = Github(
+        auth=Auth.Token("t"),
+        lazy=True,
+        retry=None,
+        seconds_between_requests=None,
+        seconds_between_writes=None,
+    )
+    return GitHubForge(
+        client, "acme/deploy", base="main", sleep=lambda s: None, clock=lambda: 1_800_000_000.0
+    )
+
+
+def _paths(rsps: Any) -> list[str]:
+    from urllib.parse import unquote, urlsplit
+
+    return [
+        f"{c.request.method} {unquote(urlsplit(str(c.request.url)).path).removeprefix('/repos/acme/deploy')}"
+        for c in rsps.calls
+    ]
+
+
+def test_github_forge_opens_one_commit_through_the_api_then_a_rerun_only_reads() -> None:
+    responses = pytest.importorskip("responses")
+    import ghpayloads as gh
+    from responses import matchers
+
+    outcome = recommend(RecommendRequest(snapshots=(SEED_ARGS[1],), usage=SEED_ARGS[3::2]))
+    values = (ROOT / BACKEND_VALUES).read_text()
+    m = gh.M
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        rsps.get(
+            f"{m}/pulls", json=[], match=[matchers.query_param_matcher({"state": "all", "base": "main"})]
+        )
+        rsps.get(f"{m}/contents/{BACKEND_VALUES}", json=gh.content(BACKEND_VALUES, values))
+        # is the decision id free? (the record path answers 404 like any absent file)
+        record_url = re.compile(re.escape(f"{m}/contents/history/prompts/") + ".*")
+        rsps.get(record_url, status=404, json=gh.error("Not Found"))
+        rsps.get(f"{m}/git/ref/heads/main", json=gh.ref("heads/main", gh.sha("a")))
+        rsps.get(
+            f"{m}/pulls",
+            json=[],
+            match=[matchers.query_param_matcher({"state": "open", "head": f"acme:{BRANCH}", "base": "main"})],
+        )
+        rsps.get(f"{m}/git/commits/{gh.sha('a')}", json=gh.git_commit(gh.sha("a"), gh.sha("b")))
+        rsps.post(f"{m}/git/trees", status=201, json=gh.tree(gh.sha("d"), []))
+        rsps.post(
+            f"{m}/git/commits", status=201, json=gh.git_commit(gh.sha("c"), gh.sha("d"), (gh.sha("a"),))
+        )
+        rsps.post(f"{m}/git/refs", status=201, json=gh.ref(f"heads/{BRANCH}", gh.sha("c")))
+        rsps.post(f"{m}/pulls", status=201, json=gh.pr(7, branch=BRANCH))
+        rsps.get(f"{m}/labels/risk%3Amedium", json=gh.label("risk:medium"))
+        rsps.put(f"{m}/issues/7/labels", json=[gh.label("risk:medium")])
+        rsps.post(f"{m}/pulls/7/requested_reviewers", status=201, json=gh.pr(7, branch=BRANCH))
+        result = run_propose(
+            outcome.result.recommendations,
+            outcome.result.skipped,
+            forge=_github(),
+            settings=outcome.settings,
+            snapshot=outcome.snapshot,
+            options=ProposeOptions(requested_by="carol", render=False),
+        )
+        assert [ln.action for ln in result.lines][:1] == ["opened"]
+        assert result.lines[0].number == 7
+        calls = _paths(rsps)
+        writes = [c for c in calls if not c.startswith("GET")]
+        assert writes == [
+            "POST /git/trees",
+            "POST /git/commits",
+            "POST /git/refs",
+            "POST /pulls",
+            "PUT /issues/7/labels",
+            "POST /pulls/7/requested_reviewers",
+        ]
+        bodies = {
+            c: json.loads(r.request.body) for c, r in zip(calls, rsps.calls, strict=True) if r.request.body
+        }
+        tree = {e["path"]: e["content"] for e in bodies["POST /git/trees"]["tree"]}
+        assert set(tree) == {BACKEND_VALUES, result.lines[0].files[0]}
+        assert "    cpu: 130m\n" in tree[BACKEND_VALUES] and "# the OOM line" in tree[BACKEND_VALUES]
+        assert f"Aiops-Id: {result.lines[0].id}" in bodies["POST /git/commits"]["message"]
+        assert bodies["POST /git/commits"]["parents"] == [gh.sha("a")]
+        meta = decode_marker(bodies["POST /pulls"]["body"])
+        assert meta is not None and meta["tier"] == "medium" and meta["requested_by"] == "carol"
+        assert bodies["PUT /issues/7/labels"] == ["risk:medium"]
+        assert bodies["POST /pulls/7/requested_reviewers"] == {
+            "reviewers": [],
+            "team_reviewers": ["architects"],
+        }
+
+    body = bodies["POST /pulls"]["body"]
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        rsps.get(f"{m}/pulls", json=[gh.pr(7, branch=BRANCH, body=body)])
+        rsps.get(f"{m}/contents/{BACKEND_VALUES}", json=gh.content(BACKEND_VALUES, values))
+        again = run_propose(
+            outcome.result.recommendations,
+            outcome.result.skipped,
+            forge=_github(),
+            settings=outcome.settings,
+            snapshot=outcome.snapshot,
+            options=ProposeOptions(requested_by="carol", render=False),
+        )
+        assert again.lines[0].action == "unchanged" and again.lines[0].number == 7
+        assert _paths(rsps) == ["GET /pulls", f"GET /contents/{BACKEND_VALUES}"]
