@@ -92,6 +92,13 @@ class GitHubAdmin:
     def _repo(self) -> str:
         return f"/repos/{self.repository}"
 
+    def default_branch(self) -> str:
+        data = self._call("GET", self._repo)
+        branch = data.get("default_branch") if isinstance(data, dict) else None
+        if not branch:
+            raise InputError(f"GitHub GET {self._repo}: no default_branch in the answer")
+        return str(branch)
+
     # ---- team membership ---------------------------------------------------------------------
     def get_team_membership(self, slug: str, login: str) -> str | None:
         """The membership state (`active` or `pending`) of `login` in team `org/team`; None: not a member."""
@@ -217,3 +224,179 @@ def _admin_error(exc: _HttpError) -> InputError:
             hint="protection and rulesets need repository Administration: write (the aiops App or an admin)",
         )
     return InputError(exc.message)
+
+
+# ---- `aiops protect`: the wanted configuration of the default branch (DESIGN §4.10) ------------
+
+GATE_CONTEXT = "aiops/approval-gate"
+RULESET_NAME = "aiops-main"
+
+
+def wanted_protection(app_id: int, app_slug: str) -> dict[str, Any]:
+    """Classic protection (PUT replaces everything, so every field is stated)."""
+    return {
+        "required_status_checks": {"strict": False, "checks": [{"context": GATE_CONTEXT, "app_id": app_id}]},
+        "enforce_admins": True,
+        "required_pull_request_reviews": {
+            "dismiss_stale_reviews": True,
+            "require_code_owner_reviews": True,
+            "required_approving_review_count": 1,
+            "require_last_push_approval": True,
+            "bypass_pull_request_allowances": {"users": [], "teams": [], "apps": [app_slug]},
+        },
+        "restrictions": None,
+        "required_linear_history": False,
+        "allow_force_pushes": False,
+        "allow_deletions": False,
+        "block_creations": False,
+        "required_conversation_resolution": False,
+        "lock_branch": False,
+        "allow_fork_syncing": False,
+    }
+
+
+def current_protection(data: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The GET answer reduced to the PUT shape of `wanted_protection`, for comparison."""
+    if data is None:
+        return None
+
+    def enabled(key: str) -> bool:
+        v = data.get(key)
+        return bool(v.get("enabled")) if isinstance(v, dict) else bool(v)
+
+    checks_in = (data.get("required_status_checks") or {}) if isinstance(data, dict) else {}
+    rsc = None
+    if checks_in:
+        rsc = {
+            "strict": bool(checks_in.get("strict")),
+            "checks": [
+                {"context": c.get("context"), "app_id": c.get("app_id")}
+                for c in checks_in.get("checks") or []
+            ],
+        }
+    prr_in = data.get("required_pull_request_reviews") or {}
+    prr = None
+    if prr_in:
+        bypass = prr_in.get("bypass_pull_request_allowances") or {}
+        prr = {
+            "dismiss_stale_reviews": bool(prr_in.get("dismiss_stale_reviews")),
+            "require_code_owner_reviews": bool(prr_in.get("require_code_owner_reviews")),
+            "required_approving_review_count": int(prr_in.get("required_approving_review_count") or 0),
+            "require_last_push_approval": bool(prr_in.get("require_last_push_approval")),
+            "bypass_pull_request_allowances": {
+                "users": sorted(u.get("login", "") for u in bypass.get("users") or []),
+                "teams": sorted(t.get("slug", "") for t in bypass.get("teams") or []),
+                "apps": sorted(a.get("slug", "") for a in bypass.get("apps") or []),
+            },
+        }
+    restrictions = data.get("restrictions")
+    return {
+        "required_status_checks": rsc,
+        "enforce_admins": enabled("enforce_admins"),
+        "required_pull_request_reviews": prr,
+        "restrictions": restrictions if restrictions else None,
+        "required_linear_history": enabled("required_linear_history"),
+        "allow_force_pushes": enabled("allow_force_pushes"),
+        "allow_deletions": enabled("allow_deletions"),
+        "block_creations": enabled("block_creations"),
+        "required_conversation_resolution": enabled("required_conversation_resolution"),
+        "lock_branch": enabled("lock_branch"),
+        "allow_fork_syncing": enabled("allow_fork_syncing"),
+    }
+
+
+def wanted_ruleset(app_id: int, branch: str) -> dict[str, Any]:
+    """A ruleset: reviews (code owners, stale dismissal, last push), the pinned gate, the App bypass."""
+    return {
+        "name": RULESET_NAME,
+        "target": "branch",
+        "enforcement": "active",
+        "conditions": {"ref_name": {"include": [f"refs/heads/{branch}"], "exclude": []}},
+        "bypass_actors": [{"actor_id": app_id, "actor_type": "Integration", "bypass_mode": "always"}],
+        "rules": [
+            {"type": "deletion"},
+            {"type": "non_fast_forward"},
+            {
+                "type": "pull_request",
+                "parameters": {
+                    "required_approving_review_count": 1,
+                    "dismiss_stale_reviews_on_push": True,
+                    "require_code_owner_review": True,
+                    "require_last_push_approval": True,
+                    "required_review_thread_resolution": False,
+                },
+            },
+            {
+                "type": "required_status_checks",
+                "parameters": {
+                    "strict_required_status_checks_policy": False,
+                    "required_status_checks": [{"context": GATE_CONTEXT, "integration_id": app_id}],
+                },
+            },
+        ],
+    }
+
+
+def ruleset_matches(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    """Whether a ruleset (GET answer) already enforces `wanted` (extra defaults GitHub adds are fine)."""
+    for key in ("name", "target", "enforcement", "conditions"):
+        if current.get(key) != wanted.get(key):
+            return False
+    actors = [
+        {k: a.get(k) for k in ("actor_id", "actor_type", "bypass_mode")}
+        for a in current.get("bypass_actors") or []
+    ]
+    if actors != wanted["bypass_actors"]:
+        return False
+    have = {r.get("type"): r.get("parameters") or {} for r in current.get("rules") or []}
+    want = {r["type"]: r.get("parameters") or {} for r in wanted["rules"]}
+    if set(have) != set(want):
+        return False
+    return all(all(have[t].get(k) == v for k, v in params.items()) for t, params in want.items())
+
+
+def protect(
+    admin: GitHubAdmin, *, branch: str, app_id: int, app_slug: str, ruleset: bool, dry_run: bool
+) -> dict[str, Any]:
+    """Configure `branch` (classic protection or a ruleset); writes only what differs. The change as JSON."""
+    if ruleset:
+        wanted = wanted_ruleset(app_id, branch)
+        found = [r for r in admin.list_rulesets() if r.get("name") == RULESET_NAME]
+        current = admin.get_ruleset(int(found[0]["id"])) if found else None
+        if current is not None and ruleset_matches(current, wanted):
+            action = "unchanged"
+        else:
+            action = "create" if current is None else "update"
+        change: dict[str, Any] = {
+            "mode": "ruleset",
+            "branch": branch,
+            "action": action,
+            "method": {"create": "POST", "update": "PUT", "unchanged": None}[action],
+            "path": (
+                f"/repos/{admin.repository}/rulesets"
+                + (f"/{int(current['id'])}" if current is not None and "id" in current else "")
+            ),
+            "body": wanted,
+            "dry_run": dry_run,
+        }
+        if not dry_run and action == "create":
+            admin.create_ruleset(wanted)
+        elif not dry_run and action == "update" and current is not None:
+            admin.update_ruleset(int(current["id"]), wanted)
+        return change
+    wanted = wanted_protection(app_id, app_slug)
+    now = current_protection(admin.get_protection(branch))
+    action = "unchanged" if now == wanted else ("create" if now is None else "update")
+    change = {
+        "mode": "branch-protection",
+        "branch": branch,
+        "action": action,
+        "method": None if action == "unchanged" else "PUT",
+        "path": f"/repos/{admin.repository}/branches/{branch}/protection",
+        "body": wanted,
+        "current": now,
+        "dry_run": dry_run,
+    }
+    if not dry_run and action != "unchanged":
+        admin.put_protection(branch, wanted)
+    return change
