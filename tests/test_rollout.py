@@ -106,7 +106,18 @@ def rollout(
         OLD, NS, replicas=len(old_pods), ready=ready_old, revision=2, created=f.ts(-60 * 48)
     )
     old_rs["spec"]["template"]["spec"]["containers"] = [backend(OLD_IMG)]
-    return of.snapshot(dep, new_rs, old_rs, *new_pods, *old_pods, *extra, at=f.ts(at))
+    # the controller's latest event: what a kubectl dump of this moment is judged at
+    scaled = f.event(
+        dep,
+        "ScalingReplicaSet",
+        f"Scaled up replica set {NEW} to {len(new_pods)}",
+        type_="Normal",
+        first=f.ts(at),
+        last=f.ts(at),
+        component="deployment-controller",
+        host=None,
+    )
+    return of.snapshot(dep, new_rs, old_rs, *new_pods, *old_pods, *extra, scaled, at=f.ts(at))
 
 
 def _ready(p: Obj) -> bool:
