@@ -27,6 +27,7 @@ from opsrepo import (
     snapshot_refs,
 )
 
+from aiops.gitops.helm import find_helm
 from aiops.gitops.local import LocalForge
 from aiops.phr import decode_marker, parse_record
 from aiops.pipeline.proposal import ProposeOptions, forbidden_path, real_change, run_propose
@@ -151,6 +152,9 @@ def test_dry_run_prints_diff_tier_and_body_and_writes_nothing(repo: Path) -> Non
     assert "--- tier medium ---" in run.out
     assert "<!-- aiops:meta " in run.out and "## aiops: rightsize todo/todo-backend" in run.out
     assert run.out.rstrip().endswith("dry run: nothing was written")
+    if find_helm(None, repo_dir=ROOT) is not None:  # the rendered objects, as Atlantis' plan shows them
+        assert "Rendered manifests (`helm template`), affected objects:" in run.out
+        assert "+++ b/Deployment/todo-backend" in run.out and "+              cpu: 130m" in run.out
     assert snapshot_refs(repo) == refs
     data = propose(repo, "--dry-run", "-o", "json").json()
     assert data["dry_run"] is True
@@ -506,3 +510,9 @@ def test_github_forge_opens_one_commit_through_the_api_then_a_rerun_only_reads()
         )
         assert again.lines[0].action == "unchanged" and again.lines[0].number == 7
         assert _paths(rsps) == ["GET /pulls", f"GET /contents/{BACKEND_VALUES}"]
+
+
+@pytest.mark.parametrize("name", ["propose", "merge", "rollback"])
+def test_help_has_examples(name: str) -> None:
+    run = aiops(name, "--help")
+    assert run.code == 0 and "Examples:" in run.out and f"aiops {name} " in run.out
