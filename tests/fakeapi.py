@@ -7,7 +7,9 @@ responses are `<Kind>List` objects whose items carry no kind/apiVersion, `metada
 for every snapshot kind, equality label/field selectors, pod logs (`tailLines`, `previous=true`),
 metrics.k8s.io PodMetrics. Faults: `forbid()` (403 on a resource), `fail()` (5xx N times),
 `delay()` (slow responses, for timeouts). PATCH of deployments (merge and JSON patch). Every request
-is recorded, with its body. Used by tests and benchmarks.
+is recorded, with its body. Watch (`?watch=true`, chunked JSON lines from a `resourceVersion`): mutate
+through `upsert()`/`delete()`, `drop_watches()` cuts open streams, `compact()` makes older versions
+answer an ERROR event with a 410 Status. Used by tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -98,6 +100,12 @@ class FakeApiServer:
     _pods: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     _pods_indexed: int = -1
     items_first: bool = False  # serialize list bodies with `items` before `metadata` (an unusual server)
+    # watch support: every upsert()/delete() is one event with the next resourceVersion
+    _watch_events: list[tuple[int, str, str, str, dict[str, Any]]] = field(default_factory=list)
+    _watch_cond: threading.Condition = field(default_factory=threading.Condition)
+    _watch_gen: int = 0  # bumped by drop_watches(): open streams end without their last chunk
+    _watch_oldest: int = 0  # watches from an older resourceVersion get 410 Gone
+    _watch_closed: bool = False
 
     # ---- seeding -----------------------------------------------------------------------
     def add(self, obj: dict[str, Any]) -> None:
@@ -137,6 +145,9 @@ class FakeApiServer:
         return self
 
     def stop(self) -> None:
+        with self._watch_cond:
+            self._watch_closed = True
+            self._watch_cond.notify_all()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -231,7 +242,7 @@ class FakeApiServer:
                 return _status(400, "BadRequest", "continue key is not valid")
         limit = int(query.get("limit") or 0)
         end = start + limit if limit > 0 else len(selected)
-        meta: dict[str, Any] = {"resourceVersion": "123456"}
+        meta: dict[str, Any] = {"resourceVersion": str(_BASE_RV + self._current_rv())}
         if end < len(selected):
             token = base64.urlsafe_b64encode(orjson.dumps({"start": end, "rv": 123456})).decode()
             meta["continue"] = token
@@ -325,6 +336,162 @@ class FakeApiServer:
                 self._pods_indexed = len(pods)
             return self._pods
 
+    # ---- watch ------------------------------------------------------------------------
+    def _current_rv(self) -> int:
+        with self._watch_cond:
+            return self._watch_events[-1][0] if self._watch_events else 0
+
+    def upsert(self, obj: dict[str, Any]) -> str:
+        """Add or replace an object (by namespace/name) as the API server would on a write: the next
+        resourceVersion, and an ADDED/MODIFIED event for open watches. Returns the resourceVersion."""
+        key = _BY_KIND.get((str(obj.get("apiVersion")), str(obj.get("kind"))))
+        if key is None:
+            raise ValueError(f"fake API: no resource for {obj.get('apiVersion')} {obj.get('kind')}")
+        stripped = copy.deepcopy({k: v for k, v in obj.items() if k not in ("kind", "apiVersion")})
+        md = stripped.setdefault("metadata", {})
+        with self._watch_cond:
+            rv = (self._watch_events[-1][0] if self._watch_events else 0) + 1
+            md["resourceVersion"] = str(_BASE_RV + rv)
+            items = self.objects.setdefault(key, [])
+            where = _find(items, md.get("namespace"), md.get("name"))
+            if where is None:
+                items.append(stripped)
+                kind = "ADDED"
+            else:
+                items[where] = stripped
+                kind = "MODIFIED"
+            self._pods_indexed = -1
+            self._watch_events.append((rv, key[0], key[1], kind, stripped))
+            self._watch_cond.notify_all()
+        return md["resourceVersion"]
+
+    def delete(self, api_version: str, kind: str, namespace: str | None, name: str) -> None:
+        key = _BY_KIND[(api_version, kind)]
+        with self._watch_cond:
+            items = self.objects.get(key, [])
+            where = _find(items, namespace, name)
+            if where is None:
+                raise KeyError(f"fake API: no {kind} {namespace}/{name}")
+            gone = copy.deepcopy(items.pop(where))
+            rv = (self._watch_events[-1][0] if self._watch_events else 0) + 1
+            gone.setdefault("metadata", {})["resourceVersion"] = str(_BASE_RV + rv)
+            self._pods_indexed = -1
+            self._watch_events.append((rv, key[0], key[1], "DELETED", gone))
+            self._watch_cond.notify_all()
+
+    def drop_watches(self) -> None:
+        """Cut every open watch connection mid-stream (a dropped connection, as a proxy restart does)."""
+        with self._watch_cond:
+            self._watch_gen += 1
+            self._watch_cond.notify_all()
+
+    def compact(self) -> None:
+        """Forget history: a watch (re)started from any resourceVersion before now gets `410 Gone`;
+        open streams go on (cut them with `drop_watches()`)."""
+        with self._watch_cond:
+            self._watch_oldest = self._watch_events[-1][0] if self._watch_events else 0
+
+    def watch_count(self) -> int:
+        """How many watch requests were made (reconnects included)."""
+        with self._lock:
+            return sum(1 for r in self.requests if r.query.get("watch") in ("true", "1"))
+
+    def is_watch(self, raw_path: str) -> bool:
+        query = parse_qs(urlsplit(raw_path).query)
+        return (query.get("watch") or [""])[-1] in ("true", "1")
+
+    def serve_watch(self, handler: BaseHTTPRequestHandler) -> None:
+        """Stream watch events as chunked JSON lines until `timeoutSeconds`, a drop or `stop()`."""
+        parts = urlsplit(handler.path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        with self._lock:
+            self.requests.append(Request("GET", parts.path, query))
+        m = _PATH.match(parts.path)
+        gv = (m["core"] or f"{m['group']}/{m['version']}") if m else ""
+        if not m or (gv, m["plural"]) not in _INFO or m["name"]:
+            status, ctype, body = _status(404, "NotFound", f"cannot watch {parts.path}")
+            handler.send_response(status)
+            handler.send_header("Content-Type", ctype)
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body)
+            return
+        plural, ns = m["plural"], m["ns"]
+        kind = _INFO[(gv, plural)][0]
+        timeout = float(query.get("timeoutSeconds") or 1800)
+        deadline = time.monotonic() + timeout
+        raw_rv = query.get("resourceVersion") or ""
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+
+        def send(event: dict[str, Any]) -> None:
+            data = orjson.dumps(event) + b"\n"
+            handler.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            handler.wfile.flush()
+
+        with self._watch_cond:
+            gen = self._watch_gen
+            since = int(raw_rv) - _BASE_RV if raw_rv not in ("", "0") else None
+            if since is not None and since < self._watch_oldest:
+                pending: list[dict[str, Any]] = [
+                    {
+                        "type": "ERROR",
+                        "object": orjson.loads(
+                            _status(
+                                410,
+                                "Expired",
+                                (f"too old resource version: {raw_rv} ({_BASE_RV + self._watch_oldest})"),
+                            )[2]
+                        ),
+                    }
+                ]
+                since = None
+                gone = True
+            else:
+                gone = False
+                if since is None:  # "any": the current objects first, as ADDED
+                    since = self._watch_events[-1][0] if self._watch_events else 0
+                    pending = [
+                        {"type": "ADDED", "object": {"kind": kind, "apiVersion": gv, **o}}
+                        for o in self.objects.get((gv, plural), [])
+                        if ns is None or o.get("metadata", {}).get("namespace") == ns
+                    ]
+                else:
+                    pending = []
+        try:
+            for event in pending:
+                send(event)
+            if gone:
+                handler.wfile.write(b"0\r\n\r\n")
+                return
+            while True:
+                with self._watch_cond:
+                    fresh = [
+                        e
+                        for e in self._watch_events
+                        if e[0] > since
+                        and (e[1], e[2]) == (gv, plural)
+                        and (ns is None or e[4].get("metadata", {}).get("namespace") == ns)
+                    ]
+                    if self._watch_events:
+                        since = max(since, self._watch_events[-1][0])
+                    if not fresh:
+                        if self._watch_gen != gen or self._watch_closed:
+                            handler.close_connection = True  # no last chunk: the client sees a cut
+                            return
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            break
+                        self._watch_cond.wait(min(left, 0.5))
+                        continue
+                for _, _, _, etype, obj in fresh:
+                    send({"type": etype, "object": {"kind": kind, "apiVersion": gv, **obj}})
+            handler.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            handler.close_connection = True
+
     def _discovery(self, path: str) -> tuple[int, str, bytes]:
         if path == "/api":
             return 200, "application/json", orjson.dumps({"kind": "APIVersions", "versions": ["v1"]})
@@ -373,6 +540,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         sent = self.rfile.read(length) if length else b""
+        if method == "GET" and self.server_fake.is_watch(self.path):
+            self.server_fake.serve_watch(self)
+            return
         status, ctype, body = self.server_fake.handle(
             method, self.path, sent, str(self.headers.get("Content-Type") or "")
         )
@@ -521,3 +691,14 @@ def _match_fields(obj: dict[str, Any], sel: list[tuple[str, str, str | None]]) -
         if (op == "=" and have != value) or (op == "!=" and have == value):
             return False
     return True
+
+
+_BASE_RV = 123456  # the list resourceVersion before any upsert()/delete()
+
+
+def _find(items: list[dict[str, Any]], namespace: str | None, name: str | None) -> int | None:
+    for i, o in enumerate(items):
+        md = o.get("metadata", {})
+        if md.get("name") == name and (md.get("namespace") or None) == (namespace or None):
+            return i
+    return None
