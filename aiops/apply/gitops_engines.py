@@ -1,0 +1,172 @@
+"""`apply.mode: argocd | flux` (observe mode): wait until the GitOps engine has synced a revision.
+
+In pull-based set-ups the engine applies; aiops only reads its status through the Python client:
+- Argo CD `Application` (`argoproj.io/v1alpha1`, namespace `argocd`): synced when
+  `status.sync.status == Synced` and `status.sync.revision` is the commit (or one after it, which
+  the caller decides), healthy when `status.health.status == Healthy`; `Degraded` is a failure;
+- Flux `Kustomization` (`kustomize.toolkit.fluxcd.io/v1`, namespace `flux-system`): synced when
+  `status.lastAppliedRevision` ends with the commit (`main@sha1:<sha>`) and the `Ready` condition is
+  True; `Ready=False` with the commit attempted is a failure.
+
+`SyncWatcher.wait(name, sha)` polls with an injected clock and sleep until synced, failed or the
+timeout. Rollback in these modes is git-first (a revert PR), never a write here. Reads only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aiops.errors import InputError, UnreachableError
+
+Engine = Literal["argocd", "flux"]
+ENGINES: dict[str, tuple[str, str, str]] = {
+    # mode: (group/version, plural, default namespace)
+    "argocd": ("argoproj.io/v1alpha1", "applications", "argocd"),
+    "flux": ("kustomize.toolkit.fluxcd.io/v1", "kustomizations", "flux-system"),
+}
+
+
+@dataclass(frozen=True)
+class SyncState:
+    """What the engine reports about one app: its synced revision and whether it is done/failed."""
+
+    engine: str
+    name: str
+    revision: str | None
+    synced: bool
+    healthy: bool
+    failed: bool
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "engine": self.engine,
+            "name": self.name,
+            "revision": self.revision,
+            "synced": self.synced,
+            "healthy": self.healthy,
+            "failed": self.failed,
+            "detail": self.detail,
+        }
+
+
+def _matches(revision: str | None, sha: str) -> bool:
+    if not revision:
+        return False
+    tail = revision.rsplit(":", 1)[-1].rsplit("@", 1)[-1]
+    return bool(tail) and (sha.startswith(tail) or tail.startswith(sha))
+
+
+def read_state(engine: str, name: str, obj: dict[str, Any], sha: str) -> SyncState:
+    """Judge one Application / Kustomization object against the commit `sha` (pure)."""
+    status = obj.get("status") or {}
+    if engine == "argocd":
+        sync = status.get("sync") or {}
+        health = str((status.get("health") or {}).get("status") or "")
+        revision = sync.get("revision")
+        at_sha = _matches(revision, sha)
+        synced = at_sha and sync.get("status") == "Synced"
+        op = status.get("operationState") or {}
+        failed = at_sha and (health == "Degraded" or op.get("phase") in ("Failed", "Error"))
+        detail = f"sync {sync.get('status')}, health {health or 'unknown'}, revision {revision}"
+        return SyncState(engine, name, revision, synced, health == "Healthy", failed, detail)
+    revision = status.get("lastAppliedRevision")
+    attempted = status.get("lastAttemptedRevision")
+    ready: dict[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    ok = ready.get("status") == "True"
+    synced = _matches(revision, sha) and ok
+    failed = _matches(attempted, sha) and ready.get("status") == "False"
+    detail = f"Ready={ready.get('status')} ({ready.get('reason')}), applied {revision}"
+    return SyncState(engine, name, revision, synced, ok, failed, detail)
+
+
+@dataclass
+class SyncWatcher:
+    """Polls an Argo CD Application or Flux Kustomization through the Python client."""
+
+    engine: str
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+    timeout_s: float = 600.0
+    poll_s: float = 10.0
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    _client: Any = None
+
+    def _connect(self) -> Any:
+        if self._client is not None:
+            return self._client
+        from kubernetes import config as kconfig
+        from kubernetes.client import ApiClient, Configuration
+        from kubernetes.config.config_exception import ConfigException
+
+        cfg = Configuration()
+        in_cluster = (
+            not self.kubeconfig and not self.context and bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+        )
+        try:
+            if in_cluster:
+                kconfig.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+            else:
+                kconfig.load_kube_config(  # type: ignore[no-untyped-call]
+                    config_file=self.kubeconfig, context=self.context, client_configuration=cfg
+                )
+        except (ConfigException, OSError, ValueError, TypeError) as exc:
+            raise InputError(
+                f"--kubeconfig: cannot load cluster config: {' '.join(str(exc).split())}"
+            ) from None
+        cfg.retries = 0
+        self._client = ApiClient(cfg)
+        return self._client
+
+    def read(self, name: str) -> dict[str, Any]:
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
+        gv, plural, default_ns = ENGINES[self.engine]
+        ns = self.namespace or default_ns
+        path = f"/apis/{gv}/namespaces/{ns}/{plural}/{name}"
+        client = self._connect()
+        try:
+            params = client.param_serialize(
+                method="GET",
+                resource_path=path,
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+            )
+            resp = client.call_api(*params, _request_timeout=15.0)
+            body = resp.read()
+        except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise UnreachableError(f"cluster: GET {path}: {type(exc).__name__}") from None
+        status = int(resp.status)
+        if status == 404:
+            raise InputError(f"{self.engine}: no {plural} {ns}/{name} (apply.mode is {self.engine})")
+        if status >= 300:
+            raise UnreachableError(f"cluster: GET {path}: HTTP {status}")
+        doc = json.loads(body)
+        return doc if isinstance(doc, dict) else {}
+
+    def wait(self, name: str, sha: str) -> SyncState:
+        """Poll until the app is synced at `sha` and healthy, or failed, or the timeout passes."""
+        start = self.clock()
+        while True:
+            state = read_state(self.engine, name, self.read(name), sha)
+            if (state.synced and state.healthy) or state.failed:
+                return state
+            if self.clock() - start >= self.timeout_s:
+                return SyncState(
+                    state.engine,
+                    name,
+                    state.revision,
+                    state.synced,
+                    state.healthy,
+                    True,
+                    f"not synced at {sha[:12]} within {self.timeout_s:.0f} s: {state.detail}",
+                )
+            self.sleep(self.poll_s)
