@@ -472,3 +472,336 @@ def test_unknown_pr_is_bad_input(repo: Path, capsys: pytest.CaptureFixture[str])
         main(["gate", "--pr", "99", "--forge", "local", "--repo", str(repo)])
     assert exc.value.code == 2
     assert "--pr 99" in capsys.readouterr().err
+
+
+# ---- the GitHub path, with `responses` against PyGithub ----------------------------------------
+
+import responses  # noqa: E402
+from github import Auth, Github  # noqa: E402
+from responses import matchers  # noqa: E402
+
+from aiops.gitops.github_admin import GitHubAdmin  # noqa: E402
+from aiops.gitops.github_forge import GitHubForge  # noqa: E402
+from aiops.phr.render import encode_marker  # noqa: E402
+from aiops.pipeline.gate import GitHubHost, run_gate  # noqa: E402
+from tests import ghpayloads as P  # noqa: E402
+from tests.ghpayloads import MOCK, M, sha  # noqa: E402
+
+GH_POLICY = """\
+approvals:
+  teams: {architects: org/architects, security: org/security}
+  bots: ["aiops-bot[bot]", "github-actions[bot]"]
+"""
+GATE_YML = ".github/workflows/gate.yml"
+
+
+def gh_client() -> Github:
+    return Github(
+        auth=Auth.Token("test-token"),
+        lazy=True,
+        retry=None,
+        seconds_between_requests=None,
+        seconds_between_writes=None,
+    )
+
+
+@pytest.fixture
+def gh() -> tuple[GitHubForge, GitHubHost]:
+    client = gh_client()
+    forge = GitHubForge(client, P.REPO, base="main", sleep=lambda s: None, clock=lambda: 0.0)
+    return forge, GitHubHost(GitHubAdmin(client, P.REPO, bot_login=P.BOT))
+
+
+@pytest.fixture
+def rsps() -> Any:
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as r:
+        yield r
+
+
+def mock_pr(
+    r: responses.RequestsMock,
+    files: dict[str, tuple[str | None, str | None]],
+    *,
+    labels: tuple[str, ...] = (),
+    meta: dict[str, Any] | None = None,
+    author: str = P.BOT,
+    body: str | None = None,
+) -> None:
+    """PR 7 (head c, base a, merge base 0) changing `files`: path -> (old text, new text)."""
+    q = matchers.query_param_matcher
+    r.get(
+        f"{M}/contents/.github/aiops.yaml",
+        json=P.content(".github/aiops.yaml", GH_POLICY),
+        match=[q({"ref": "main"})],
+    )
+    marker = encode_marker(
+        meta if meta is not None else {"key": "k", "id": "20261125-k", "requested_by": "carol"}
+    )
+    text = body if body is not None else "why\n\n" + marker
+    r.get(f"{M}/pulls/7", json=P.pr(7, body=text, labels=labels, author=author, changed_files=len(files)))
+    r.get(f"{M}/compare/{sha('a')}...{sha('c')}", json=P.compare(sha("a"), sha("c"), sha("0"), []))
+    rows = []
+    for path, (old, new) in files.items():
+        rows.append(P.pr_file(path, "added" if old is None else "removed" if new is None else "modified"))
+        if old is not None:
+            r.get(f"{M}/contents/{path}", json=P.content(path, old), match=[q({"ref": sha("0")})])
+        if new is not None:
+            r.get(f"{M}/contents/{path}", json=P.content(path, new), match=[q({"ref": sha("c")})])
+    r.get(f"{M}/pulls/7/files", json=rows)
+
+
+def mock_member(r: responses.RequestsMock, team: str, login: str, state: str | None) -> None:
+    url = f"{MOCK}/orgs/org/teams/{team}/memberships/{login}"
+    if state is None:
+        r.get(url, status=404, json=P.error("Not Found"))
+    else:
+        r.get(url, json={"url": url.replace(":443", ""), "role": "member", "state": state})
+
+
+def gh_calls(r: responses.RequestsMock) -> list[str]:
+    from urllib.parse import unquote, urlsplit
+
+    return [f"{c.request.method} {unquote(urlsplit(str(c.request.url)).path)}" for c in r.calls]
+
+
+def sent(r: responses.RequestsMock, method: str, path_end: str) -> Any:
+    found = [
+        c
+        for c in r.calls
+        if c.request.method == method and str(c.request.url).split("?")[0].endswith(path_end)
+    ]
+    assert len(found) == 1, [str(c.request.url) for c in found]
+    raw = found[0].request.body
+    return json.loads(raw) if raw else None
+
+
+def test_github_attacks_are_refused_and_the_label_corrected(
+    gh: tuple[GitHubForge, GitHubHost], rsps: responses.RequestsMock
+) -> None:
+    """A PR rewriting the gate workflow, labelled risk:low; approvals by the requester, a bot,
+    a pending team member, a stale approval and one real architect: critical, pending on security."""
+    forge, host = gh
+    mock_pr(rsps, {GATE_YML: ("name: gate\n", "name: gate\non: pull_request\n")}, labels=("risk:low",))
+    rsps.get(
+        f"{M}/pulls/7/reviews",
+        json=[
+            P.review(1, 7, "alice", "APPROVED", sha("c"), "2026-11-20T10:05:00Z"),
+            P.review(2, 7, "bob", "APPROVED", sha("b"), "2026-11-20T10:06:00Z"),  # before the last push
+            P.review(3, 7, "carol", "APPROVED", sha("c"), "2026-11-20T10:07:00Z"),  # the requester
+            P.review(4, 7, "renovate[bot]", "APPROVED", sha("c"), "2026-11-20T10:08:00Z"),
+            P.review(5, 7, "pat", "APPROVED", sha("c"), "2026-11-20T10:09:00Z"),  # invitation pending
+        ],
+    )
+    rsps.get(f"{M}/pulls/7/commits", json=[P.pr_commit(sha("c"), P.BOT)])
+    for team, login, state in [
+        ("architects", "alice", "active"),
+        ("security", "alice", None),
+        ("architects", "bob", None),
+        ("security", "bob", "active"),
+        ("architects", "carol", "active"),
+        ("security", "carol", None),
+        ("architects", "pat", None),
+        ("security", "pat", "pending"),
+    ]:
+        mock_member(rsps, team, login, state)
+    rsps.get(f"{M}/issues/7/labels", json=[P.label("risk:low")])
+    rsps.get(f"{M}/labels/risk%3Acritical", json=P.label("risk:critical"))
+    rsps.put(f"{M}/issues/7/labels", json=[P.label("risk:critical")])
+    rsps.get(f"{M}/statuses/{sha('c')}", json=[])
+    rsps.post(
+        f"{M}/statuses/{sha('c')}", status=201, json=P.status(1, "aiops/approval-gate", "pending", "x", P.BOT)
+    )
+    rsps.get(
+        f"{M}/issues/7/comments", json=[P.comment(1, 7, "<!-- aiops:comment:gate -->\nfake", login="mallory")]
+    )
+    rsps.post(f"{M}/issues/7/comments", status=201, json=P.comment(2, 7, "x"))
+
+    outcome = run_gate(forge, host, 7)
+
+    d = outcome.decision
+    assert d is not None and d.tier == "critical" and d.state == "pending" and outcome.exit_code == 0
+    assert [a.login for a in d.approvers] == ["alice"]
+    assert any("security" in m for m in d.missing)
+    text = " ".join(d.reasons)
+    assert "carol requested the recommendation" in text and "bots never approve" in text
+    assert "re-approve the head commit" in text and "pat's approval does not count" in text
+    assert sent(rsps, "PUT", "/issues/7/labels") == ["risk:critical"]
+    status = sent(rsps, "POST", f"/statuses/{sha('c')}")
+    assert status["state"] == "pending" and status["context"] == "aiops/approval-gate"
+    assert len(status["description"]) <= 140 and status["target_url"] == f"{P.HTML}/{P.REPO}/pull/7"
+    comment = sent(rsps, "POST", "/issues/7/comments")["body"]
+    assert comment.startswith("<!-- aiops:comment:gate -->")
+    assert "`risk:low` → `risk:critical`" in comment and "needs 1 approval from security" in comment
+    assert not any(c.request.method == "PUT" and "/merge" in str(c.request.url) for c in rsps.calls)
+
+
+def test_github_second_run_posts_nothing(
+    gh: tuple[GitHubForge, GitHubHost], rsps: responses.RequestsMock
+) -> None:
+    forge, host = gh
+    new = BASE_VALUES.replace("replicaCount: 2", "replicaCount: 3")
+    mock_pr(rsps, {VALUES: (BASE_VALUES, new)}, labels=("risk:low",))
+    rsps.get(f"{M}/pulls/7/reviews", json=[P.review(1, 7, "alice", "APPROVED", sha("c"))])
+    rsps.get(f"{M}/pulls/7/commits", json=[P.pr_commit(sha("c"), P.BOT)])
+    mock_member(rsps, "architects", "alice", "active")
+    mock_member(rsps, "security", "alice", None)
+    rsps.get(f"{M}/statuses/{sha('c')}", json=[])
+    rsps.post(
+        f"{M}/statuses/{sha('c')}", status=201, json=P.status(1, "aiops/approval-gate", "success", "x", P.BOT)
+    )
+    rsps.get(f"{M}/issues/7/comments", json=[])
+    rsps.post(f"{M}/issues/7/comments", status=201, json=P.comment(2, 7, "x"))
+    first = run_gate(forge, host, 7)
+    assert first.decision is not None and first.decision.state == "success" and first.status_posted
+    status = sent(rsps, "POST", f"/statuses/{sha('c')}")
+    body = sent(rsps, "POST", "/issues/7/comments")["body"]
+
+    rsps.reset()
+    client = gh_client()
+    forge2 = GitHubForge(client, P.REPO, base="main", sleep=lambda s: None, clock=lambda: 0.0)
+    host2 = GitHubHost(GitHubAdmin(client, P.REPO, bot_login=P.BOT))
+    mock_pr(rsps, {VALUES: (BASE_VALUES, new)}, labels=("risk:low",))
+    rsps.get(f"{M}/pulls/7/reviews", json=[P.review(1, 7, "alice", "APPROVED", sha("c"))])
+    rsps.get(f"{M}/pulls/7/commits", json=[P.pr_commit(sha("c"), P.BOT)])
+    mock_member(rsps, "architects", "alice", "active")
+    mock_member(rsps, "security", "alice", None)
+    posted = P.status(1, "aiops/approval-gate", "success", status["description"], P.BOT)
+    posted["target_url"] = status["target_url"]
+    rsps.get(f"{M}/statuses/{sha('c')}", json=[posted])
+    rsps.get(f"{M}/issues/7/comments", json=[P.comment(2, 7, body)])
+    second = run_gate(forge2, host2, 7)
+    assert not second.status_posted and not second.comment_changed
+    assert all(c.request.method == "GET" for c in rsps.calls), gh_calls(rsps)
+
+
+def test_github_trivial_pr_is_merged_by_the_app_at_the_judged_head(
+    gh: tuple[GitHubForge, GitHubHost], rsps: responses.RequestsMock
+) -> None:
+    forge, host = gh
+    new = BASE_VALUES.replace(
+        "podAnnotations: {}", 'podAnnotations:\n  aiops.io/restartedAt: "2026-11-25T10:00:00Z"'
+    )
+    mock_pr(rsps, {VALUES: (BASE_VALUES, new)}, labels=("risk:trivial",))
+    rsps.get(f"{M}/pulls/7/reviews", json=[])
+    rsps.get(f"{M}/pulls/7/commits", json=[P.pr_commit(sha("c"), P.BOT)])
+    rsps.get(f"{M}/statuses/{sha('c')}", json=[])
+    rsps.post(
+        f"{M}/statuses/{sha('c')}", status=201, json=P.status(1, "aiops/approval-gate", "success", "x", P.BOT)
+    )
+    rsps.put(
+        f"{M}/pulls/7/merge",
+        json={"sha": sha("m"), "merged": True, "message": "Pull Request successfully merged"},
+    )
+    rsps.get(f"{M}/issues/7/comments", json=[])
+    rsps.post(f"{M}/issues/7/comments", status=201, json=P.comment(2, 7, "x"))
+    outcome = run_gate(forge, host, 7)
+    assert outcome.merged_sha == sha("m")
+    merge = sent(rsps, "PUT", "/pulls/7/merge")
+    assert merge["sha"] == sha("c") and merge["merge_method"] == "merge"
+
+
+def test_github_person_commit_on_a_bot_pr_is_not_trivial_and_the_pusher_cannot_approve(
+    gh: tuple[GitHubForge, GitHubHost], rsps: responses.RequestsMock
+) -> None:
+    forge, host = gh
+    new = BASE_VALUES.replace("replicaCount: 2", "replicaCount: 3")
+    mock_pr(rsps, {VALUES: (BASE_VALUES, new)}, labels=("risk:low",))
+    rsps.get(f"{M}/pulls/7/reviews", json=[P.review(1, 7, "erin", "APPROVED", sha("c"))])
+    rsps.get(f"{M}/pulls/7/commits", json=[P.pr_commit(sha("b"), P.BOT), P.pr_commit(sha("c"), "erin")])
+    rsps.get(f"{M}/statuses/{sha('c')}", json=[])
+    rsps.post(
+        f"{M}/statuses/{sha('c')}", status=201, json=P.status(1, "aiops/approval-gate", "pending", "x", P.BOT)
+    )
+    rsps.get(f"{M}/issues/7/comments", json=[])
+    rsps.post(f"{M}/issues/7/comments", status=201, json=P.comment(2, 7, "x"))
+    outcome = run_gate(forge, host, 7)
+    assert outcome.decision is not None and outcome.decision.state == "pending"
+    assert any("erin pushed commits" in n for n in outcome.extra_reasons)
+
+
+def test_github_emergency_label_by_a_non_member_is_ignored(
+    gh: tuple[GitHubForge, GitHubHost], rsps: responses.RequestsMock
+) -> None:
+    forge, host = gh
+    mock_pr(rsps, {GATE_YML: ("name: gate\n", "name: gate2\n")}, labels=("emergency", "risk:critical"))
+    rsps.get(f"{M}/pulls/7/reviews", json=[])
+    rsps.get(f"{M}/pulls/7/commits", json=[P.pr_commit(sha("c"), P.BOT)])
+    rsps.get(
+        f"{M}/issues/7/events",
+        json=[
+            {
+                "id": 1,
+                "event": "labeled",
+                "actor": P.user("bob", 3),
+                "label": {"name": "emergency", "color": "f00"},
+            },
+            {
+                "id": 2,
+                "event": "unlabeled",
+                "actor": P.user("bob", 3),
+                "label": {"name": "emergency", "color": "f00"},
+            },
+            {
+                "id": 3,
+                "event": "labeled",
+                "actor": P.user("mallory", 4),
+                "label": {"name": "emergency", "color": "f00"},
+            },
+        ],
+    )
+    mock_member(rsps, "architects", "mallory", None)
+    mock_member(rsps, "security", "mallory", None)
+    rsps.get(f"{M}/statuses/{sha('c')}", json=[])
+    rsps.post(
+        f"{M}/statuses/{sha('c')}", status=201, json=P.status(1, "aiops/approval-gate", "pending", "x", P.BOT)
+    )
+    rsps.get(f"{M}/issues/7/comments", json=[])
+    rsps.post(f"{M}/issues/7/comments", status=201, json=P.comment(2, 7, "x"))
+    outcome = run_gate(forge, host, 7)
+    d = outcome.decision
+    assert d is not None and not d.emergency and d.sla_minutes == 120 and d.state == "pending"
+    assert any("mallory" in r and "ignored" in r for r in d.reasons)
+
+
+def test_github_altered_marker_fails_closed(
+    gh: tuple[GitHubForge, GitHubHost], rsps: responses.RequestsMock
+) -> None:
+    forge, host = gh
+    new = BASE_VALUES.replace("replicaCount: 2", "replicaCount: 3")
+    mock_pr(
+        rsps,
+        {VALUES: (BASE_VALUES, new)},
+        labels=("risk:low",),
+        body="why\n\n<!-- aiops:meta bm90IGpzb24= -->",
+    )
+    rsps.get(f"{M}/pulls/7/reviews", json=[P.review(1, 7, "carol", "APPROVED", sha("c"))])
+    rsps.get(f"{M}/pulls/7/commits", json=[P.pr_commit(sha("c"), P.BOT)])
+    mock_member(rsps, "architects", "carol", "active")
+    mock_member(rsps, "security", "carol", None)
+    rsps.get(f"{M}/statuses/{sha('c')}", json=[])
+    rsps.post(
+        f"{M}/statuses/{sha('c')}", status=201, json=P.status(1, "aiops/approval-gate", "failure", "x", P.BOT)
+    )
+    rsps.get(f"{M}/issues/7/comments", json=[])
+    rsps.post(f"{M}/issues/7/comments", status=201, json=P.comment(2, 7, "x"))
+    outcome = run_gate(forge, host, 7)
+    assert outcome.exit_code == 1 and sent(rsps, "POST", f"/statuses/{sha('c')}")["state"] == "failure"
+
+
+def test_github_unreachable_is_exit_3(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import aiops.gitops.github_forge as gf
+
+    client = gh_client()
+    forge = GitHubForge(client, P.REPO, base="main", sleep=lambda s: None, clock=lambda: 0.0, max_attempts=2)
+    monkeypatch.setattr(gf.GitHubForge, "from_env", classmethod(lambda cls, env=None, **kw: forge))
+    monkeypatch.setattr(
+        GitHubAdmin, "from_env", classmethod(lambda cls, env=None: GitHubAdmin(client, P.REPO))
+    )
+    with responses.RequestsMock() as r:
+        r.get(f"{M}/contents/.github/aiops.yaml", status=503, json=P.error("unavailable"))
+        with pytest.raises(SystemExit) as exc:
+            main(["gate", "--pr", "7", "--forge", "github"])
+    assert exc.value.code == 3
+    assert "aiops: error:" in capsys.readouterr().err

@@ -212,7 +212,7 @@ def evaluate_pr(
         emergency_by = host.label_added_by(number, EMERGENCY_LABEL)
         if not emergency_by:
             notes.append("emergency label: who added it is not recorded, so it is ignored")
-    candidates = [r.login for r in reviews if r.state.upper() in ("APPROVED", "CHANGES_REQUESTED")]
+    candidates = [r.login for r in counted if r.state.upper() in ("APPROVED", "CHANGES_REQUESTED")]
     membership = _membership(host, settings, [*candidates, *emergency_by])
     sizing = p.meta.get("sizing")
     requested_by = str(p.meta.get("requested_by") or "") or None
