@@ -50,7 +50,8 @@ def test_each_report_renders_from_the_bundled_sample(kind: str) -> None:
     md = out.report.markdown()
     front = parse_front(md)
     assert front["kind"] == kind and front["date"] == DATE and front["cluster"] == "sample"
-    assert md.startswith("---\n") and f"# " in md
+    title = {"health": "# Cluster health", "utilization": "# Utilization", "security": "# Security posture"}
+    assert md.startswith("---\n") and f"\n{title[kind]}: sample, {DATE}\n" in md
     assert out.written is None and out.dashboard_updated is None  # printed only
     json.dumps(out.to_dict())  # the JSON form is serializable
 
