@@ -379,6 +379,24 @@ def test_restarts_summed_over_new_pods() -> None:
     assert any(r.rule == "H4-restarts" and "restarted 2 times in all" in r.summary for r in d.reasons)
 
 
+def test_old_restarts_of_a_finished_rollout_are_history() -> None:
+    # watching a rollout that completed hours ago: a pod that restarted then and runs Ready since
+    def veteran(suffix: str) -> Obj:
+        st = f.container_status(
+            "backend",
+            NEW_IMG,
+            state=f.running(f.ts(-119)),
+            last_state=f.terminated("Error", 1, started_at=f.ts(-125), finished_at=f.ts(-120)),
+            restart_count=3,
+        )
+        return new_pod(suffix, statuses=[st], created=-60 * 5)
+
+    pods = [veteran("a1b2c"), new_pod("d3e4f", created=-60 * 5), new_pod("g5h6j", created=-60 * 5)]
+    d = decide(rollout(pods, [], progressing=("True", "NewReplicaSetAvailable")), NS, DEP)
+    assert d.decision == "done", d.lines()
+    assert f"new pod {NEW}-a1b2c: Ready, restarts 3" in d.evidence  # shown, not counted
+
+
 def test_no_progress_across_observations_halts_after_the_stall_budget() -> None:
     st = f.container_status("backend", NEW_IMG, state=f.waiting("ContainerCreating"), ready=False)
     creating = [st]

@@ -361,7 +361,7 @@ def test_latency_threshold_from_the_settings_file(
     code, out, _ = run(capsys, "deploy/todo-backend", "--prometheus", url, "--config", str(cfg),
                        *[a for p in files for a in ("--snapshot", p)])  # fmt: skip
     assert code == 1
-    assert "M2-latency p95 latency 420 ms > 300 ms in 2 consecutive observations" in out
+    assert "M2-latency new ReplicaSet: p95 latency 420 ms > 300 ms in 2 consecutive observations" in out
 
 
 def test_prometheus_unreachable_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -371,3 +371,19 @@ def test_prometheus_unreachable_exits_3(tmp_path: Path, capsys: pytest.CaptureFi
     )
     assert code == 3
     assert "Prometheus http://127.0.0.1:9 unreachable" in err
+
+
+def test_secrets_quoted_from_logs_are_redacted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    snap = write(tmp_path, "s.json", bad_snapshot())
+    logs = tmp_path / "logs.yaml"
+    logs.write_text(
+        f'"{NS}/{NEW}-a1b2c/backend": |\n'
+        "  INFO starting todo-backend 1.5.0\n"
+        "  FATAL cannot reach postgres://app:s3cr3t-pw@db:5432/todo: password authentication failed\n",
+        encoding="utf-8",
+    )
+    for fmt in ("text", "json"):
+        code, out, _ = run(capsys, "deploy/todo-backend", "--snapshot", snap, "--logs", str(logs), "-o", fmt)
+        assert code == 1
+        assert "postgres://app:" in out  # the log line is quoted as evidence ...
+        assert "s3cr3t-pw" not in out  # ... with its password masked

@@ -102,21 +102,18 @@ def watch_command(**opts: Any) -> None:
     def emit(decision: RolloutDecision, changed: bool) -> None:
         if output != "text" or not changed:
             return
-        from aiops.redact import redact
-
         stamp = format_time(decision.at) or "?"
-        lines = decision.lines()
-        click.echo(f"{stamp} {redact(lines[0])}")
+        lines = decision.lines()  # already redacted by the pipeline
+        click.echo(f"{stamp} {lines[0]}")
         for line in lines[1:]:
-            click.echo(f"{' ' * len(stamp)} {redact(line)}")
+            click.echo(f"{' ' * len(stamp)} {line}")
         sys.stdout.flush()
 
     outcome = watch(req, emit=emit)
     if output == "json":
-        from aiops.redact import redact
+        from aiops.redact import redact_obj
 
-        text = json.dumps(outcome.to_dict(), indent=2, ensure_ascii=False)
-        click.echo(redact(text))
+        click.echo(json.dumps(redact_obj(outcome.to_dict()), indent=2, ensure_ascii=False))
     else:
         _summary(outcome.to_dict())
     if outcome.decision.failed:

@@ -13,6 +13,7 @@ pauses the Deployment and an undo rolls it back to the previous ReplicaSet's tem
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -40,6 +41,7 @@ __all__ = [
     "parse_duration",
     "parse_target",
     "prometheus_figures",
+    "redact_decision",
     "watch",
 ]
 
@@ -109,10 +111,6 @@ class WatchRequest:
     act: bool = False
     prometheus: str | None = None
     config_path: str | None = None
-
-    @property
-    def is_live(self) -> bool:
-        return bool(self.kubeconfig or self.context or self.live or not self.snapshots)
 
 
 @dataclass(frozen=True)
@@ -193,7 +191,7 @@ def watch(
         metrics = None
         if prom is not None:
             metrics = _figures_for(prom, snap, ns, name, thresholds, first=not timeline)
-        d = decide(snap, ns, name, previous=seen, metrics=metrics, thresholds=thresholds)
+        d = redact_decision(decide(snap, ns, name, previous=seen, metrics=metrics, thresholds=thresholds))
         if d.observation is not None:
             seen.append(d.observation)
         timeline.append(d)
@@ -247,6 +245,21 @@ def watch(
         (f"timed out after {req.timeout:g}s while the rollout was still progressing",) if timed_out else ()
     )
     return WatchOutcome(final, tuple(timeline), timed_out, action, notes)
+
+
+def redact_decision(d: RolloutDecision) -> RolloutDecision:
+    """Every text a decision can carry (finding evidence quotes logs and events), redacted."""
+    from aiops.redact import redact
+
+    return dataclasses.replace(
+        d,
+        reasons=tuple(
+            dataclasses.replace(r, summary=redact(r.summary), evidence=tuple(redact(e) for e in r.evidence))
+            for r in d.reasons
+        ),
+        evidence=tuple(redact(e) for e in d.evidence),
+        notes=tuple(redact(n) for n in d.notes),
+    )
 
 
 def _namespace_in(snapshot: Snapshot, name: str, path: str) -> str:

@@ -84,6 +84,10 @@ _FINDING_RULES: Mapping[str, str] = {
 _ANY_SEVERITY = frozenset({"OOMKilled", "ReadinessProbeFailure"})
 
 
+RECENT_RESTART_S = 3600.0
+"""Restarts whose last termination is older than this, of a container running now, are history."""
+
+
 # ---- inputs ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RolloutThresholds:
@@ -215,7 +219,9 @@ class RolloutDecision:
         rs = f" {self.new_replicaset}" if self.new_replicaset else ""
         rev = f" (revision {self.revision}{rs})" if self.revision else (f" ({rs.strip()})" if rs else "")
         if self.reasons:
-            why = "; ".join(f"{r.rule} {r.summary}" for r in self.reasons[:3])
+            why = "; ".join(
+                f"{r.rule} {r.object}" + (f" ({r.code})" if r.code else "") for r in self.reasons[:3]
+            )
             more = f"; and {len(self.reasons) - 3} more" if len(self.reasons) > 3 else ""
             return f"{self.decision.upper()} {target}{rev}: {why}{more}"
         return f"{self.decision.upper()} {target}{rev}: {self.progress}"
@@ -424,12 +430,22 @@ def _unschedulable(pod: K8sObject) -> bool:
     return sched is not None and sched.get("status") == "False"
 
 
-def _restarts(pod: K8sObject) -> list[tuple[str, int]]:
+def _restarts(pod: K8sObject, at: datetime | None = None) -> list[tuple[str, int]]:
+    """(container, restartCount); with `at`, only containers failing now or whose last termination
+    is within RECENT_RESTART_S (an old, long-Ready pod's restarts are history, as in the diagnosis)."""
     out: list[tuple[str, int]] = []
     for key in ("initContainerStatuses", "containerStatuses"):
         for cs in dig(pod, "status", key, default=()) or ():
-            if isinstance(cs, dict):
-                out.append((str(cs.get("name", "")), int(cs.get("restartCount") or 0)))
+            if not isinstance(cs, dict):
+                continue
+            n = int(cs.get("restartCount") or 0)
+            if at is not None and n:
+                finished = parse_time(dig(cs, "lastState", "terminated", "finishedAt"))
+                waiting = dig(cs, "state", "waiting", "reason")
+                running_ok = bool(cs.get("ready")) or not waiting
+                if finished is not None and running_ok and (at - finished).total_seconds() > RECENT_RESTART_S:
+                    continue
+            out.append((str(cs.get("name", "")), n))
     return out
 
 
@@ -481,12 +497,14 @@ def _finding_reasons(
     return reasons, notes
 
 
-def _restart_reasons(pods: Sequence[K8sObject], replicas: int, thresholds: RolloutThresholds) -> list[Reason]:
+def _restart_reasons(
+    pods: Sequence[K8sObject], replicas: int, thresholds: RolloutThresholds, at: datetime
+) -> list[Reason]:
     reasons: list[Reason] = []
     total = 0
     per: list[str] = []
     for pod in pods:
-        for cname, n in _restarts(pod):
+        for cname, n in _restarts(pod, at):
             total += n
             if n:
                 per.append(f"pod {name_of(pod)} container {cname}: restartCount={n}")
@@ -495,8 +513,7 @@ def _restart_reasons(pods: Sequence[K8sObject], replicas: int, thresholds: Rollo
                     Reason(
                         "H4-restarts",
                         f"pod {name_of(pod)}",
-                        f"container {cname} restarted {n} times since the rollout began "
-                        f"(halt at {thresholds.container_restarts})",
+                        f"container {cname} restarted {n} times (halt at {thresholds.container_restarts})",
                         (f"status.containerStatuses[{cname}].restartCount={n}",),
                         container=cname,
                     )
@@ -855,7 +872,7 @@ def decide(
 
     # H4 restarts, H7 readiness budget and flapping (counts and timings, not signatures)
     active = [p for p in new_pods if not _terminating(p)]
-    reasons.extend(_restart_reasons(active, replicas, th))
+    reasons.extend(_restart_reasons(active, replicas, th, at))
     fired = {
         r.object for r in reasons if r.rule in ("H7-readiness", "H3-crash", "H3-image", "H3-config", "H2-oom")
     }
@@ -881,7 +898,8 @@ def decide(
     for pod in sorted(new_pods, key=name_of)[:10]:
         state = "Ready" if _is_ready(pod) else pod_state(pod)
         restarts = sum(n for _, n in _restarts(pod))
-        evidence.append(f"new pod {name_of(pod)}: {state}" + (f", restarts {restarts}" if restarts else ""))
+        shown = f", restarts {restarts}" if restarts and "restarts" not in state else ""
+        evidence.append(f"new pod {name_of(pod)}: {state}{shown}")
     if len(new_pods) > 10:
         evidence.append(f"... and {len(new_pods) - 10} more new pods")
     if new_rs is None and rs_name is None:
