@@ -253,6 +253,7 @@ def decisions_by_code(records: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[
     stage_rank = {"recommendation": 0, "execution": 1, "validation": 2, "rollback": 3}
     latest: dict[str, tuple[int, str, Mapping[str, Any]]] = {}
     codes: dict[str, set[str]] = {}
+    prs: dict[str, Mapping[str, Any]] = {}
     for path, front in records:
         rid = str(front.get("id") or "")
         if not rid:
@@ -260,14 +261,16 @@ def decisions_by_code(records: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[
         rank = stage_rank.get(str(front.get("stage")), -1)
         for c in front.get("codes") or ():
             codes.setdefault(rid, set()).add(str(c))
+        if isinstance(front.get("pr"), dict) and front["pr"].get("number"):
+            prs[rid] = front["pr"]  # later stages usually repeat it; any stage's is the decision's
         if rid not in latest or rank >= latest[rid][0]:
             latest[rid] = (rank, path, front)
     out: dict[str, list[PastDecision]] = {}
     for rid, (rank, path, front) in sorted(latest.items()):
         outcome = "rolled-back" if rank == 3 else str(front.get("outcome") or "pending")
-        pr = front.get("pr") or {}
-        url = str(pr.get("url")) if isinstance(pr, dict) and pr.get("url") else ""
-        number = pr.get("number") if isinstance(pr, dict) else None
+        pr = prs.get(rid) or {}
+        url = str(pr.get("url") or "")
+        number = pr.get("number")
         link = f"#{number}" if number else None
         if link and _SAFE_URL.match(url):
             link = f"[{link}]({url})"
