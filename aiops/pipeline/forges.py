@@ -18,7 +18,7 @@ def open_forge(name: str | None, *, repo: str = ".", actor: str | None = None) -
         from aiops.gitops.local import LocalForge
 
         return LocalForge(repo, actor=actor)
-    from aiops.gitops.github_forge import GitHubForge  # type: ignore[import-not-found,unused-ignore]
+    from aiops.gitops.github_forge import GitHubForge
 
     forge: Forge = GitHubForge.from_env()
     return forge
