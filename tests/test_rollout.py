@@ -502,6 +502,11 @@ def test_decision_record_is_json_for_history() -> None:
     assert data["metrics"]["error_rate"] == 0.0
     with pytest.raises(AttributeError):
         d.decision = "done"  # type: ignore[misc]
+    back = RolloutDecision.from_dict(data)
+    assert back.to_dict() == d.to_dict()
+    assert back.lines() == d.lines()
+    with pytest.raises(InputError, match="decision 'maybe'"):
+        RolloutDecision.from_dict({**data, "decision": "maybe"})
 
 
 def test_missing_deployment_is_bad_input() -> None:

@@ -125,6 +125,20 @@ class MetricFigures:
     source: str = ""
     error: str | None = None
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MetricFigures:
+        def num(key: str) -> float | None:
+            value = data.get(key)
+            return float(value) if isinstance(value, int | float) else None
+
+        return cls(
+            error_rate=num("error_rate"),
+            latency_p95_ms=num("latency_p95_ms"),
+            request_rate=num("request_rate"),
+            source=str(data.get("source") or ""),
+            error=str(data["error"]) if data.get("error") else None,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "error_rate": self.error_rate,
@@ -170,6 +184,17 @@ class Reason:
     evidence: tuple[str, ...] = ()
     code: str | None = None
     container: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Reason:
+        return cls(
+            rule=str(data["rule"]),
+            object=str(data.get("object") or ""),
+            summary=str(data.get("summary") or ""),
+            evidence=tuple(str(e) for e in data.get("evidence") or ()),
+            code=str(data["code"]) if data.get("code") else None,
+            container=str(data["container"]) if data.get("container") else None,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -267,6 +292,36 @@ class RolloutDecision:
             "metrics": self.metrics.to_dict() if self.metrics else None,
             "notes": list(self.notes),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RolloutDecision:
+        """Read a record back (from history); the per-watch `observation` is not part of it."""
+        raw = str(data.get("decision"))
+        decision = next((d for d in DECISIONS if d == raw), None)
+        if decision is None:
+            raise InputError(f"rollout record: decision {raw!r} is not one of {', '.join(DECISIONS)}")
+        at = parse_time(data.get("at"))
+        if at is None:
+            raise InputError("rollout record: `at` is missing or not a time")
+        previous = data.get("previous") or {}
+        metrics = data.get("metrics")
+        return cls(
+            decision=decision,
+            deployment=ObjectRef.from_dict(data["deployment"]),
+            at=at,
+            progress=str(data.get("progress") or ""),
+            revision=data.get("revision"),
+            new_replicaset=data.get("new_replicaset"),
+            previous_replicaset=previous.get("replicaset"),
+            previous_revision=previous.get("revision"),
+            replicas={str(k): int(v) for k, v in (data.get("replicas") or {}).items()},
+            reasons=tuple(Reason.from_dict(r) for r in data.get("reasons") or ()),
+            evidence=tuple(str(e) for e in data.get("evidence") or ()),
+            notes=tuple(str(n) for n in data.get("notes") or ()),
+            findings=tuple(str(c) for c in data.get("findings") or ()),
+            metrics=MetricFigures.from_dict(metrics) if isinstance(metrics, Mapping) else None,
+            paused=bool(data.get("paused")),
+        )
 
 
 # ---- ReplicaSets -------------------------------------------------------------------------------
