@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from aiops.gitops.forge import CommitStatus, Forge, Proposal, Review
 from aiops.gitops.local import META_FILE, PROPOSAL_REFS, LocalForge
+from aiops.model.changes import ChangeSet
 from aiops.pipeline.merge import change_set_of, policy_of, reverted_change
 from aiops.policy import GateResult, evaluate
 from aiops.policy.approval import Decision
@@ -187,10 +188,18 @@ def _marker_problem(forge: Forge, p: Proposal, settings: Settings) -> str | None
     return None
 
 
-def evaluate_pr(
-    forge: Forge, host: GateHost, number: int, settings: Settings | None = None
-) -> tuple[Proposal, GateResult, tuple[str, ...]]:
-    """The gate decision of PR N (no writes): the proposal, the result and the gate's own notes."""
+@dataclass(frozen=True)
+class Evaluated:
+    """One PR as the gate read and judged it (no writes made)."""
+
+    proposal: Proposal
+    result: GateResult
+    notes: tuple[str, ...]
+    change_set: ChangeSet
+
+
+def evaluate_pr(forge: Forge, host: GateHost, number: int, settings: Settings | None = None) -> Evaluated:
+    """The gate decision of PR N (no writes): the proposal, the result, the gate's notes, the change set."""
     p = forge.get_proposal(number)
     settings = settings or policy_of(forge)
     cs = change_set_of(forge, p)
@@ -237,7 +246,7 @@ def evaluate_pr(
         result = replace(
             result, decision=replace(d, state="failure", approved=False, blockers=(*d.blockers, problem))
         )
-    return p, result, tuple(notes)
+    return Evaluated(p, result, tuple(notes), cs)
 
 
 def _risk_labels(labels: Sequence[str]) -> list[str]:
@@ -316,7 +325,8 @@ def run_gate(
     p0 = forge.get_proposal(number)
     if p0.state != "open":
         return GateOutcome(number=number, head_sha=p0.head_sha, open=False, url=p0.url)
-    p, result, notes = evaluate_pr(forge, host, number, settings)
+    ev = evaluate_pr(forge, host, number, settings)
+    p, result, notes = ev.proposal, ev.result, ev.notes
     d = result.decision
     tier = d.tier
     wanted = f"{RISK_PREFIX}{tier}"
