@@ -44,6 +44,7 @@ def test_merge_is_refused_with_exit_4_until_a_member_approves(repo: Path) -> Non
     LocalForge(repo).set_labels(1, ["risk:trivial"])
     assert merge(repo, 1).code == 4
     assert git(repo, "rev-parse", "main") == main
+    assert LocalForge(repo).statuses(git(repo, "rev-parse", BRANCH)) == []  # a refusal writes nothing
     review(repo, 1, "alice")
     run = merge(repo, 1, "--as", "dave")
     assert run.code == 0, run.err
@@ -56,7 +57,14 @@ def test_merge_is_refused_with_exit_4_until_a_member_approves(repo: Path) -> Non
     assert "Aiops-Id: " in msg and "Merged-by: dave" in msg and "Approved-by: alice (architects)" in msg
     assert "cpu: 130m" in (repo / BACKEND_VALUES).read_text()
     assert list((repo / "history" / "prompts").rglob("*--recommendation.md"))
-    assert LocalForge(repo).get_proposal(1).state == "merged"
+    merged = LocalForge(repo).get_proposal(1)
+    assert merged.state == "merged"
+    [status] = LocalForge(repo).statuses(merged.head_sha)
+    assert (status.context, status.state, status.creator) == (
+        "aiops/approval-gate",
+        "success",
+        "aiops-bot[bot]",
+    )
 
 
 def test_changes_requested_by_a_member_blocks(repo: Path) -> None:

@@ -5,7 +5,8 @@ approval decision is `aiops.policy.evaluate` over the forge's reviews, the marke
 `requested_by` and `sizing`, and the local team membership of the policy in force on the base
 branch (`.github/aiops.yaml` read at the base head, not from the proposal or the work tree, so a
 proposal cannot approve itself by editing the policy). Not approved → `PolicyRefusal` (exit 4)
-naming what is missing; approved → `LocalForge.merge` makes the merge commit.
+naming what is missing, nothing written; approved → the `aiops/approval-gate` status on the head
+(what `aiops apply` checks) and `LocalForge.merge` makes the merge commit.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiops.errors import InputError, PolicyRefusal
-from aiops.gitops.forge import Forge, Proposal
+from aiops.gitops.forge import CommitStatus, Forge, Proposal
 from aiops.gitops.local import LocalForge
 from aiops.model.changes import ChangeSet, FileChange
 from aiops.policy import GateResult, RevertedChange, evaluate
 from aiops.settings import DEFAULT_PATH, Settings, load_settings_text
+
+GATE_CONTEXT = "aiops/approval-gate"
 
 
 def policy_of(forge: Forge) -> Settings:
@@ -118,7 +121,7 @@ class MergeOutcome:
 
 def merge(forge: LocalForge, number: int, *, by: str) -> MergeOutcome:
     """Merge proposal N when the policy approves it; else PolicyRefusal (exit 4) with what is missing."""
-    _, result = gate(forge, number)
+    p, result = gate(forge, number)
     d = result.decision
     if not d.approved or d.state != "success":
         missing = [*d.blockers, *d.missing] or [d.description]
@@ -127,6 +130,10 @@ def merge(forge: LocalForge, number: int, *, by: str) -> MergeOutcome:
             f"#{number} is not approved ({d.tier} tier, {d.state}): " + "; ".join(missing) + why,
             hint="aiops review --pr N --approve --as LOGIN by the required team members",
         )
+    # the local stand-in for the gate's status, so `aiops apply` sees the decision it was merged on
+    forge.set_status(
+        p.head_sha, CommitStatus(context=GATE_CONTEXT, state="success", description=d.description)
+    )
     approvers = ", ".join(f"{a.login} ({a.team})" for a in d.approvers) or "none needed"
     extra = f"Tier: {d.tier}\nApproved-by: {approvers}"
     merged = forge.merge(number, by=by, message_extra=extra)
