@@ -140,6 +140,7 @@ def test_replay_timeout_follows_the_snapshot_clock(
         (["deploy/todo-backend", "--snapshot", "S", "--act"], "--act needs a live cluster"),
         (["deploy/nope", "--snapshot", "S"], "no Deployment nope in this snapshot"),
         (["deploy/todo-backend", "--snapshot", "missing.json"], "missing.json"),
+        (["deploy/todo-backend", "--logs", "S"], "--logs needs --snapshot"),
     ],
 )
 def test_bad_input_exits_2_naming_the_flag(
@@ -232,6 +233,19 @@ def test_live_undo_with_act_restores_the_previous_template(
     assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == tr.OLD_IMG
     assert "pod-template-hash" not in dep["spec"]["template"]["metadata"]["labels"]
     assert dep["metadata"]["generation"] == before + 1
+
+
+def test_live_undo_without_a_previous_revision_pauses_instead(
+    api: FakeApiServer, kubeconfig: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    snap = stuck_snapshot()
+    seed(api, Snapshot(items=tuple(o for o in snap.items if o["metadata"]["name"] != OLD), at=snap.at))
+    code, out, _ = run(capsys, "deploy/todo-backend", "-n", NS, "--kubeconfig", kubeconfig, "--act")
+    assert code == 1
+    assert "UNDO deploy/todo-backend" in out
+    assert "action: pause done: deployment todo/todo-backend paused (spec.paused=true) " in out
+    assert "(no previous revision to undo to: paused instead)" in out
+    assert deployment_in(api)["spec"]["paused"] is True
 
 
 def test_live_undo_is_refused_when_the_deployment_changed_since(api: FakeApiServer, kubeconfig: str) -> None:

@@ -169,6 +169,8 @@ def watch(
     name = parse_target(req.target)
     if req.snapshots and (req.kubeconfig or req.context or req.live):
         raise InputError("--snapshot and --kubeconfig/--context/--live exclude each other")
+    if req.logs and not req.snapshots:
+        raise InputError("--logs needs --snapshot (live reads fetch previous logs themselves)")
     if req.act and req.snapshots:
         raise InputError("--act needs a live cluster: a replay of --snapshot files cannot pause or undo")
     if req.interval <= 0:
