@@ -139,7 +139,10 @@ def test_replay_timeout_follows_the_snapshot_clock(
         (["deploy/todo-backend", "--snapshot", "S", "--timeout", "ten"], "--timeout ten: not a duration"),
         (["deploy/todo-backend", "--snapshot", "S", "--act"], "--act needs a live cluster"),
         (["deploy/nope", "--snapshot", "S"], "no Deployment nope in this snapshot"),
-        (["deploy/todo-backend", "--snapshot", "missing.json"], "missing.json"),
+        (
+            ["deploy/todo-backend", "--snapshot", "S", "--snapshot", "missing.json"],
+            "--snapshot missing.json: no such",
+        ),
         (["deploy/todo-backend", "--logs", "S"], "--logs needs --snapshot"),
     ],
 )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -175,6 +176,10 @@ def watch(
         raise InputError("--act needs a live cluster: a replay of --snapshot files cannot pause or undo")
     if req.interval <= 0:
         raise InputError(f"--interval {req.interval:g}: must be positive")
+    for path in (*req.snapshots, *((req.logs,) if req.logs else ())):
+        if path != "-" and not os.path.isfile(path):
+            flag = "--logs" if path == req.logs else "--snapshot"
+            raise InputError(f"{flag} {path}: no such file")  # before any observation is printed
     if settings is None:
         settings = load_settings(req.config_path, required=req.config_path is not None)
     thresholds = RolloutThresholds.from_settings(settings.prometheus)
