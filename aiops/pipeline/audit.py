@@ -9,7 +9,8 @@ refs in the repository) — without one, `actionable` says it could not tell clo
 Each KPI is computed by a pure function over those rows and states its basis: how many records
 or commits it was computed from, of how many, and the window. An empty history gives zeros with
 that basis, never an error. Definitions (DESIGN §4.11):
-- MTTD = detected_at − failure_started_at; MTTR = recovered_at − approved_at (per decision);
+- MTTD = detected_at − failure_started_at; MTTR = recovered_at − approved_at (per decision; a
+  rolled-back decision's recovery counts under rollbacks, not MTTR);
 - approval latency = approved_at − recommended_at, per tier, against the tier's SLA;
 - compliance = merged medium/critical decisions with a recommendation and an execution record
   and approvals recorded, over all merged medium/critical decisions (merged: `merged_at` in a
@@ -234,6 +235,14 @@ def _stats(values: Sequence[float], target: float | None) -> dict[str, Any]:
     return out
 
 
+def _rolled_back(d: Decision) -> bool:
+    return (
+        "rollback" in d.stages
+        or d.get("rollback_requested_at") is not None
+        or d.get("outcome") == "rolled-back"
+    )
+
+
 def _merged(d: Decision, merged_ids: set[str]) -> bool:
     return d.get("merged_at") is not None or d.id in merged_ids
 
@@ -276,15 +285,17 @@ def compute(history: History, settings: Settings, *, since: datetime | None = No
         "target": TARGET_TEXT["mttd"],
         "basis": f"{len(mttd)} of {n} decisions with failure_started_at and detected_at; {window}",
     }
+    fixed = [d for d in decisions if not _rolled_back(d)]  # a rollback's recovery is in `rollbacks`
     mttr = [
         m
-        for d in decisions
+        for d in fixed
         if (m := _minutes(d.time("approved_at"), d.time("recovered_at"))) is not None and m >= 0
     ]
     out["mttr"] = {
         **_stats(mttr, TARGETS["mttr"]),
         "target": TARGET_TEXT["mttr"],
-        "basis": f"{len(mttr)} of {n} decisions with approved_at and recovered_at; {window}",
+        "basis": f"{len(mttr)} of {n} decisions with approved_at and recovered_at (rolled-back ones "
+        f"excluded); {window}",
     }
 
     # approval latency per tier
@@ -398,7 +409,7 @@ def compute(history: History, settings: Settings, *, since: datetime | None = No
     counted = 0
     for d in merged:
         cost = d.get("cost")
-        if d.get("outcome") == "rolled-back" or "rollback" in d.stages or not isinstance(cost, Mapping):
+        if _rolled_back(d) or not isinstance(cost, Mapping):
             continue
         try:
             b, a = float(cost["monthly_before"]), float(cost["monthly_after"])
