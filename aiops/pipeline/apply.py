@@ -397,8 +397,7 @@ def gate_problem(forge: Forge, p: Proposal, settings: Settings) -> str | None:
         from aiops.pipeline.gate import LocalHost, evaluate_pr
 
         if isinstance(forge, LocalForge):
-            _, result, _ = evaluate_pr(forge, LocalHost(forge, settings), p.number, settings)
-            d = result.decision
+            d = evaluate_pr(forge, LocalHost(forge, settings), p.number, settings).result.decision
             if d.approved and d.state == "success":
                 return None
             return (
@@ -965,7 +964,7 @@ def run_apply(
             )
         else:
             todo.append(name)
-    if not commits and not todo:
+    if not prs and not todo:
         report.up_to_date = True
     mode = "observe" if opts.observe and settings.apply.mode in ("helm", "kubectl") else settings.apply.mode
     if opts.dry_run:

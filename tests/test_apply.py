@@ -1,0 +1,407 @@
+"""`aiops apply` end to end: local forge + real git + the fake API server + a fake `helm` for upgrade /
+rollback / history (real helm renders). Merged proposals are applied and recorded; a failing one
+is rolled back, held and reverted; a change that bypassed the gate and a wrong context are refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import factories as f
+import objfactories as of
+import pytest
+from fakeapi import FakeApiServer
+from opsrepo import BACKEND_VALUES, ROOT, aiops, git, make_opsrepo
+
+from aiops.errors import PolicyRefusal
+from aiops.gitops.git import Git
+from aiops.gitops.local import LocalForge
+from aiops.phr import parse_record
+from aiops.pipeline.apply import (
+    APPLIED_REF,
+    ApplyOptions,
+    ApplyReport,
+    ApplyRuntime,
+    holds,
+    run_apply,
+)
+from aiops.pipeline.gate import LocalHost, run_gate
+from aiops.pipeline.merge import merge, policy_of
+
+NS = "todo"
+REL = "todo-backend"
+RS = "todo-backend-7c9f6d5b8"
+NOW = datetime(2026, 11, 25, 11, 0, 0, tzinfo=UTC)
+REAL_HELM = ROOT / "tools" / "bin" / "helm"
+FAKE_HELM = ROOT / "tests" / "fakebin" / "helm"
+
+pytestmark = pytest.mark.skipif(
+    not REAL_HELM.exists(), reason="tools/bin/helm missing (scripts/install-tools)"
+)
+
+
+def release_objects(*, restarts: int = 0) -> list[dict[str, Any]]:
+    """A healthy todo-backend release: Deployment → ReplicaSet → 2 ready pods, with PodMetrics."""
+    labels = {"app.kubernetes.io/instance": REL, "app.kubernetes.io/name": REL}
+    ctr = f.container(
+        "backend", "todo-backend:0.3.0", requests_cpu="250m", requests_memory="256Mi", limits_memory="512Mi"
+    )
+    dep = of.deployment(REL, NS, replicas=2, new_rs=RS, labels=labels, containers=[ctr])
+    dep["metadata"]["labels"].update(labels)
+    rs = of.replicaset(RS, NS, replicas=2, revision=2)
+    rs["metadata"]["labels"].update(labels)
+    items: list[dict[str, Any]] = [dep, rs]
+    for suffix in ("abcde", "fghij"):
+        status = f.container_status(
+            "backend", "todo-backend:0.3.0", restart_count=restarts, state=f.running(f.ts(-30))
+        )
+        pod = f.pod(
+            f"{RS}-{suffix}",
+            NS,
+            owner=("ReplicaSet", RS),
+            labels=labels,
+            containers=[ctr],
+            container_statuses=[status],
+        )
+        items.append(pod)
+        items.append(
+            {
+                "apiVersion": "metrics.k8s.io/v1beta1",
+                "kind": "PodMetrics",
+                "metadata": {"name": f"{RS}-{suffix}", "namespace": NS, "creationTimestamp": f.ts(0)},
+                "timestamp": f.ts(0),
+                "window": "30s",
+                "containers": [{"name": "backend", "usage": {"cpu": "120m", "memory": "150Mi"}}],
+            }
+        )
+    return items
+
+
+@pytest.fixture
+def cluster(fake_api: FakeApiServer, tmp_path: Path) -> tuple[FakeApiServer, str]:
+    fake_api.load(release_objects())
+    kc = fake_api.write_kubeconfig(tmp_path / "kubeconfig", context="minikube")
+    return fake_api, str(kc)
+
+
+@pytest.fixture
+def helm_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    log = tmp_path / "helm.log"
+    monkeypatch.setenv("AIOPS_HELM", str(FAKE_HELM))
+    monkeypatch.setenv("FAKE_HELM_REAL", str(REAL_HELM))
+    monkeypatch.setenv("FAKE_HELM_LOG", str(log))
+    monkeypatch.delenv("FAKE_HELM_FAIL", raising=False)
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    return log
+
+
+def helm_calls(log: Path) -> list[list[str]]:
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+def runtime(now: datetime = NOW, on_sleep: Callable[[float], None] | None = None) -> ApplyRuntime:
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+        if on_sleep is not None:
+            on_sleep(seconds)
+
+    return ApplyRuntime(
+        now=lambda: now,
+        sleep=sleep,
+        monotonic=lambda: clock[0],
+        poll_s=5,
+        watch_timeout_s=60,
+        stabilization_s=0,
+    )
+
+
+def propose_scale(forge: LocalForge, replicas: int, key: str = "scale-todo-deployment-todo-backend") -> int:
+    text = forge.read_file(BACKEND_VALUES)
+    assert text is not None
+    new = re.sub(r"(?m)^replicaCount: \d+", f"replicaCount: {replicas}", text)
+    assert new != text
+    p = forge.propose(
+        branch=f"aiops/{key}",
+        title=f"Scale todo-backend to {replicas} replicas",
+        body="scale",
+        files={BACKEND_VALUES: new},
+        message=f"Scale todo-backend to {replicas}\n\nAiops-Id: 20261125-{key}\n",
+        meta={
+            "id": f"20261125-{key}-{replicas}",
+            "key": key,
+            "kind": "scale",
+            "target": {"kind": "Deployment", "namespace": NS, "name": REL},
+            "requested_by": "carol",
+            "proposed": {"replicas": replicas},
+        },
+    )
+    return p.number
+
+
+def approve_gate_merge(forge: LocalForge, number: int) -> str:
+    forge.add_review(number, "alice", "APPROVED")
+    run_gate(forge, LocalHost(forge, policy_of(forge)), number)
+    out = merge(forge, number, by="alice")
+    return out.merge_sha
+
+
+def opts(repo: Path, kubeconfig: str, **kw: Any) -> ApplyOptions:
+    return ApplyOptions(repo=str(repo), kubeconfig=kubeconfig, **kw)
+
+
+def records(repo: Path, stage: str) -> dict[str, Any]:
+    g = Git(repo)
+    out = {}
+    for path in g.ls_files("refs/heads/main", "history/prompts"):
+        if path.endswith(f"--{stage}.md"):
+            out[path] = parse_record(g.show("refs/heads/main", path) or "", where=path)
+    return out
+
+
+def test_merged_proposal_is_applied_commented_and_recorded(
+    tmp_path: Path, cluster: tuple[FakeApiServer, str], helm_log: Path
+) -> None:
+    _, kc = cluster
+    repo = make_opsrepo(tmp_path)
+    forge = LocalForge(repo)
+    n = propose_scale(forge, 3)
+    merge_sha = approve_gate_merge(forge, n)
+
+    report = run_apply(forge, Git(repo), opts(repo, kc), runtime())
+
+    assert report.prs == [n]
+    [res] = report.releases
+    assert (res.release, res.outcome, res.mode) == (REL, "success", "helm")
+    assert res.verdict in ("improved", "unchanged")
+    [call] = helm_calls(helm_log)
+    assert call[:3] == ["upgrade", "--install", REL]
+    assert call[call.index("--namespace") + 1] == NS
+    assert call[call.index("-f") + 1].endswith(BACKEND_VALUES)
+    assert "--wait" in call and "--rollback-on-failure" in call  # Helm 4 (tools/bin/helm)
+    assert call[call.index("--kubeconfig") + 1] == kc
+    # the rollout was watched and judged done
+    assert [r["decision"] for r in res.rollout] == ["done"]
+    # pre/post metrics read from the API: replicas, restarts, usage vs requests
+    assert res.pre is not None and res.pre["workloads"]["Deployment/todo-backend"]["available"] == 2
+    assert res.pre["cpu"] == {"usage": 240.0, "requests": 500.0, "ratio": 0.48, "unit": "m"}
+    # one metrics comment on the PR
+    comments = [c for c in forge.comments(n) if "aiops:comment:metrics" in c.body]
+    assert len(comments) == 1 and "| available replicas | todo-backend 2/2 |" in comments[0].body
+    # the execution record, committed to main by the bot, touching only history/
+    [(path, rec)] = records(repo, "execution").items()
+    assert rec.id == "20261125-scale-todo-deployment-todo-backend-3"
+    assert rec.front["outcome"] == "success"
+    assert rec.front["applied_commit"] == merge_sha
+    assert [a["login"] for a in rec.front["approvals"]] == ["alice"]
+    assert (
+        rec.front["approved_at"]
+        and rec.front["merged_at"]
+        and rec.front["applied_at"] == "2026-11-25T11:00:00Z"
+    )
+    assert rec.front["pre_metrics"][REL]["restarts"] == 0
+    assert rec.front["pr"]["number"] == n
+    author = git(repo, "log", "-1", "--format=%an", "main")
+    changed = git(repo, "diff", "--name-only", "main^", "main").splitlines()
+    assert author == "aiops-bot[bot]" and changed == [path]
+    assert git(repo, "rev-parse", APPLIED_REF) == merge_sha
+    assert git(repo, "status", "--porcelain") == ""  # the checked-out work tree followed
+
+    # idempotent: a second run applies nothing and writes nothing
+    head = git(repo, "rev-parse", "main")
+    again = run_apply(forge, Git(repo), opts(repo, kc), runtime())
+    assert again.up_to_date and again.releases == [] and again.prs == []
+    assert len(helm_calls(helm_log)) == 1
+    assert git(repo, "rev-parse", "main") == head
+
+    # validation: after the monitoring window the change gets its validation record
+    from aiops.pipeline.validate import run_validate
+
+    early = run_validate(forge, Git(repo), opts(repo, kc), runtime(NOW + timedelta(minutes=10)))
+    assert [v.state for v in early.validations] == ["monitoring"] and not records(repo, "validation")
+    done = run_validate(forge, Git(repo), opts(repo, kc), runtime(NOW + timedelta(minutes=61)))
+    assert [v.state for v in done.validations] == ["validated"]
+    [(_, vrec)] = records(repo, "validation").items()
+    assert vrec.id == rec.id and vrec.front["recovered_at"] == "2026-11-25T12:01:00Z"
+    assert vrec.front["verdict"] in ("improved", "unchanged") and vrec.front["outcome"] == "success"
+    assert "#### Validation" in next(c.body for c in forge.comments(n) if "aiops:comment:metrics" in c.body)
+    assert (
+        run_validate(forge, Git(repo), opts(repo, kc), runtime(NOW + timedelta(minutes=90))).validations == []
+    )
+
+
+def test_failed_upgrade_is_rolled_back_held_and_reverted(
+    tmp_path: Path, cluster: tuple[FakeApiServer, str], helm_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, kc = cluster
+    repo = make_opsrepo(tmp_path)
+    forge = LocalForge(repo)
+    n = propose_scale(forge, 3)
+    approve_gate_merge(forge, n)
+    monkeypatch.setenv("FAKE_HELM_FAIL", "upgrade")
+
+    report = run_apply(forge, Git(repo), opts(repo, kc), runtime())
+
+    [res] = report.releases
+    assert res.outcome == "rolled-back" and report.failed
+    assert "UPGRADE FAILED" in res.detail
+    calls = helm_calls(helm_log)
+    assert [c[0] for c in calls] == ["upgrade", "history", "rollback"]
+    assert calls[2][:3] == ["rollback", REL, "1"]  # the last good revision from helm history
+    # on hold: a record on main and the dashboard section
+    assert list(holds(forge)) == [REL]
+    assert "todo-backend" in (forge.dashboard() or "")
+    # the revert proposal of the failing PR is open, keeping records
+    [revert] = [p for p in forge.find_proposals(state="open") if p.meta.get("revert_of") == n]
+    assert revert.title.startswith('Revert "Scale todo-backend')
+    [(_, rec)] = records(repo, "execution").items()
+    assert rec.front["outcome"] == "rolled-back"
+    assert res.reverts[0]["number"] == revert.number
+
+    # the next merge touching the held release is accounted but the release is skipped
+    monkeypatch.delenv("FAKE_HELM_FAIL")
+    n2 = propose_scale(forge, 4, key="scale-todo-deployment-todo-backend-b")
+    approve_gate_merge(forge, n2)
+    held = run_apply(forge, Git(repo), opts(repo, kc), runtime())
+    assert held.prs == [n2] and held.releases == []
+    assert held.skipped and held.skipped[0].startswith("todo-backend: on hold")
+    assert [c[0] for c in helm_calls(helm_log)] == ["upgrade", "history", "rollback"]
+
+    # --resume lifts the hold and re-applies HEAD
+    resumed = run_apply(forge, Git(repo), opts(repo, kc, resume=REL), runtime(NOW + timedelta(minutes=5)))
+    assert [r.outcome for r in resumed.releases] == ["success"]
+    assert holds(forge) == {}
+    assert any(p.endswith("-lifted.md") for p in Git(repo).ls_files("refs/heads/main", "history/holds"))
+    assert helm_calls(helm_log)[-1][0] == "upgrade"
+
+
+def test_regressed_verdict_takes_the_failure_path(
+    tmp_path: Path, cluster: tuple[FakeApiServer, str], helm_log: Path
+) -> None:
+    fake, kc = cluster
+    repo = make_opsrepo(tmp_path)
+    forge = LocalForge(repo)
+    n = propose_scale(forge, 3)
+    approve_gate_merge(forge, n)
+
+    def crash(_: float) -> None:  # during stabilization the pods start restarting
+        for pod in fake.objects[("v1", "pods")]:
+            for cs in pod["status"]["containerStatuses"]:
+                cs["restartCount"] = 3
+                cs["lastState"] = {
+                    "terminated": {
+                        "reason": "OOMKilled",
+                        "exitCode": 137,
+                        "startedAt": f.ts(-5),
+                        "finishedAt": f.ts(-4),
+                    }
+                }
+
+    rt = runtime(on_sleep=crash)
+    rt.stabilization_s = 300
+    report = run_apply(forge, Git(repo), opts(repo, kc), rt)
+    [res] = report.releases
+    assert res.verdict == "regressed" and res.outcome == "rolled-back"
+    assert any("OOM kill" in r for r in res.verdict_reasons)
+    assert [c[0] for c in helm_calls(helm_log)] == ["upgrade", "history", "rollback"]
+    assert list(holds(forge)) == [REL]
+    assert [p.meta.get("revert_of") for p in forge.find_proposals(state="open")] == [n]
+
+
+def test_a_direct_commit_to_main_touching_manifests_is_refused(
+    tmp_path: Path, cluster: tuple[FakeApiServer, str], helm_log: Path
+) -> None:
+    _, kc = cluster
+    repo = make_opsrepo(tmp_path)
+    values = repo / BACKEND_VALUES
+    values.write_text(values.read_text().replace("replicaCount: 2", "replicaCount: 9"))
+    git(repo, "commit", "-qam", "bump replicas by hand")
+
+    run = aiops("apply", "--repo", str(repo), "--forge", "local", "--kubeconfig", kc)
+
+    assert run.code == 4
+    assert "did not come through a merged PR" in run.err
+    assert helm_calls(helm_log) == []
+    assert Git(repo).rev(APPLIED_REF) is None
+
+
+def test_a_pr_merged_without_a_passing_gate_is_refused(
+    tmp_path: Path, cluster: tuple[FakeApiServer, str], helm_log: Path
+) -> None:
+    _, kc = cluster
+    repo = make_opsrepo(tmp_path)
+    forge = LocalForge(repo)
+    n = propose_scale(forge, 3)
+    forge.merge(n, by="mallory")  # merged around `aiops merge`: no approval, no gate status
+
+    with pytest.raises(PolicyRefusal, match=rf"#{n}: no aiops/approval-gate status"):
+        run_apply(forge, Git(repo), opts(repo, kc), runtime())
+    assert helm_calls(helm_log) == []
+
+
+def test_a_gate_status_not_posted_by_the_app_is_refused(
+    tmp_path: Path, cluster: tuple[FakeApiServer, str], helm_log: Path
+) -> None:
+    from aiops.gitops.forge import CommitStatus
+
+    _, kc = cluster
+    repo = make_opsrepo(tmp_path)
+    forge = LocalForge(repo)
+    n = propose_scale(forge, 3)
+    approve_gate_merge(forge, n)
+    head = forge.get_proposal(n).head_sha
+    forge.set_status(head, CommitStatus("aiops/approval-gate", "success", "looks fine", creator="mallory"))
+
+    with pytest.raises(PolicyRefusal, match="not the aiops App"):
+        run_apply(forge, Git(repo), opts(repo, kc), runtime())
+
+
+def test_a_kube_context_other_than_the_policy_cluster_is_refused(
+    tmp_path: Path, fake_api: FakeApiServer, helm_log: Path
+) -> None:
+    kc = str(fake_api.write_kubeconfig(tmp_path / "kc", context="prod-east"))
+    repo = make_opsrepo(tmp_path)
+    forge = LocalForge(repo)
+    n = propose_scale(forge, 3)
+    approve_gate_merge(forge, n)
+
+    run = aiops("apply", "--repo", str(repo), "--forge", "local", "--kubeconfig", kc)
+
+    assert run.code == 4 and "'prod-east' is not the policy's cluster 'minikube'" in run.err
+    assert helm_calls(helm_log) == []
+
+
+def test_dry_run_lists_and_writes_nothing(
+    tmp_path: Path, cluster: tuple[FakeApiServer, str], helm_log: Path
+) -> None:
+    from opsrepo import snapshot_refs
+
+    _, kc = cluster
+    repo = make_opsrepo(tmp_path)
+    forge = LocalForge(repo)
+    n = propose_scale(forge, 3)
+    approve_gate_merge(forge, n)
+    before = snapshot_refs(repo)
+
+    run = aiops(
+        "apply", "--repo", str(repo), "--forge", "local", "--kubeconfig", kc, "--dry-run", "-o", "json"
+    )
+
+    assert run.code == 0, run.err
+    data = run.json()
+    assert data["prs"] == [n] and [r["release"] for r in data["releases"]] == [REL]
+    assert snapshot_refs(repo) == before and helm_calls(helm_log) == []
+
+
+def test_apply_report_lines_name_each_release() -> None:
+    report = ApplyReport(head="a" * 40, last_applied=None, prs=[3])
+    assert report.lines()[0].startswith("main aaaaaaaaaaaa (last applied none)")
+    assert os.path.basename(str(FAKE_HELM)) == "helm"
