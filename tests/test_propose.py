@@ -169,6 +169,11 @@ def test_json_output_one_entry_per_recommendation_and_skip(repo: Path) -> None:
     assert actions[0] == ("opened", "rightsize")
     assert {a for a, _ in actions[1:]} == {"skipped"}
     assert data["proposals"][0]["number"] == 1 and data["proposals"][0]["branch"] == BRANCH
+    rec = data["proposals"][0]["recommendation"]
+    assert rec["tier"] == "medium" and rec["id"] == data["proposals"][0]["id"]
+    assert [(c["file"], [k["key"] for k in c["keys"]]) for c in rec["changes"]] == [
+        (BACKEND_VALUES, ["resources.requests.cpu", "resources.requests.memory", "resources.limits.memory"])
+    ]
 
 
 # ---- the update rule ---------------------------------------------------------------------------

@@ -196,6 +196,7 @@ class ProposalLine:
     diff: str = ""
     body: str = ""
     files: tuple[str, ...] = ()
+    recommendation: Mapping[str, Any] | None = None  # with `id`, `tier` and `changes` filled
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -217,6 +218,8 @@ class ProposalLine:
             out["diff"] = self.diff
         if self.body:
             out["body"] = self.body
+        if self.recommendation is not None:
+            out["recommendation"] = dict(self.recommendation)
         return out
 
     def line(self) -> str:
@@ -489,6 +492,7 @@ def _built_line(built: _Built, action: str, reason: str, **kw: Any) -> ProposalL
         diff=built.diff,
         body=built.body,
         files=tuple(sorted(built.files)),
+        recommendation=built.rec.to_dict(),
         **kw,
     )
 
