@@ -363,7 +363,7 @@ class FakeApiServer:
             self._pods_indexed = -1
             self._watch_events.append((rv, key[0], key[1], kind, stripped))
             self._watch_cond.notify_all()
-        return md["resourceVersion"]
+        return str(md["resourceVersion"])
 
     def delete(self, api_version: str, kind: str, namespace: str | None, name: str) -> None:
         key = _BY_KIND[(api_version, kind)]
@@ -406,7 +406,20 @@ class FakeApiServer:
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         with self._lock:
             self.requests.append(Request("GET", parts.path, query))
+            fault = next((f for f in self.faults if f.times > 0 and f.pattern.search(parts.path)), None)
+            if fault is not None:
+                fault.times -= 1
         m = _PATH.match(parts.path)
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)
+        if fault is not None and fault.status:
+            status, ctype, body = _status(fault.status, "InternalError", f"injected failure on {parts.path}")
+            handler.send_response(status)
+            handler.send_header("Content-Type", ctype)
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body)
+            return
         gv = (m["core"] or f"{m['group']}/{m['version']}") if m else ""
         if not m or (gv, m["plural"]) not in _INFO or m["name"]:
             status, ctype, body = _status(404, "NotFound", f"cannot watch {parts.path}")
@@ -433,8 +446,9 @@ class FakeApiServer:
 
         with self._watch_cond:
             gen = self._watch_gen
-            since = int(raw_rv) - _BASE_RV if raw_rv not in ("", "0") else None
-            if since is not None and since < self._watch_oldest:
+            asked = int(raw_rv) - _BASE_RV if raw_rv not in ("", "0") else None
+            since = asked if asked is not None else 0
+            if asked is not None and asked < self._watch_oldest:
                 pending: list[dict[str, Any]] = [
                     {
                         "type": "ERROR",
@@ -447,11 +461,10 @@ class FakeApiServer:
                         ),
                     }
                 ]
-                since = None
                 gone = True
             else:
                 gone = False
-                if since is None:  # "any": the current objects first, as ADDED
+                if asked is None:  # "any": the current objects first, as ADDED
                     since = self._watch_events[-1][0] if self._watch_events else 0
                     pending = [
                         {"type": "ADDED", "object": {"kind": kind, "apiVersion": gv, **o}}
