@@ -141,6 +141,9 @@ def test_a_rerun_changes_nothing(repo: Path) -> None:
     )
     assert snapshot_refs(repo) == refs
     assert len(LocalForge(repo).find_proposals(state="all")) == 1
+    dashboard = LocalForge(repo).dashboard() or ""
+    assert "<!-- aiops:dashboard:proposals -->" in dashboard
+    assert f"| #1 | `rightsize` | `todo/todo-backend` | `medium` | `{BRANCH}` |" in dashboard
 
 
 def test_dry_run_prints_diff_tier_and_body_and_writes_nothing(repo: Path) -> None:
@@ -268,6 +271,12 @@ def test_closed_unmerged_is_snoozed_until_the_proposal_changes_or_snooze_days_pa
     refs = snapshot_refs(repo)
     run = propose(repo)
     assert run.out.startswith("snoozed #1: rightsize todo/todo-backend — #1 was closed unmerged"), run.out
+    # only the dashboard moved (no open proposal now, one snoozed); a second run writes nothing
+    assert {k for k, v in snapshot_refs(repo).items() if refs.get(k) != v} == {"refs/aiops/dashboard"}
+    dashboard = LocalForge(repo).dashboard() or ""
+    assert "No open proposals." in dashboard and "- snoozed: `rightsize` `todo/todo-backend`" in dashboard
+    refs = snapshot_refs(repo)
+    assert propose(repo).out.startswith("snoozed #1")
     assert snapshot_refs(repo) == refs
     # 15 days later (snooze_days 14) the same recommendation opens again
     outcome = recommend(RecommendRequest(snapshots=(SEED_ARGS[1],), usage=SEED_ARGS[3::2]))
@@ -465,6 +474,8 @@ def test_github_forge_opens_one_commit_through_the_api_then_a_rerun_only_reads()
         rsps.get(f"{m}/labels/risk%3Amedium", json=gh.label("risk:medium"))
         rsps.put(f"{m}/issues/7/labels", json=[gh.label("risk:medium")])
         rsps.post(f"{m}/pulls/7/requested_reviewers", status=201, json=gh.pr(7, branch=BRANCH))
+        rsps.get(f"{m}/issues", json=[])
+        rsps.post(f"{m}/issues", status=201, json=gh.issue(9, "<!-- aiops:dashboard -->"))
         result = run_propose(
             outcome.result.recommendations,
             outcome.result.skipped,
@@ -484,6 +495,7 @@ def test_github_forge_opens_one_commit_through_the_api_then_a_rerun_only_reads()
             "POST /pulls",
             "PUT /issues/7/labels",
             "POST /pulls/7/requested_reviewers",
+            "POST /issues",
         ]
         bodies = {
             c: json.loads(r.request.body) for c, r in zip(calls, rsps.calls, strict=True) if r.request.body
@@ -501,10 +513,14 @@ def test_github_forge_opens_one_commit_through_the_api_then_a_rerun_only_reads()
             "team_reviewers": ["architects"],
         }
 
+        dashboard = bodies["POST /issues"]["body"]
+        assert f"| #7 | `rightsize` | `todo/todo-backend` | `medium` | `{BRANCH}` |" in dashboard
+
     body = bodies["POST /pulls"]["body"]
     with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
         rsps.get(f"{m}/pulls", json=[gh.pr(7, branch=BRANCH, body=body)])
         rsps.get(f"{m}/contents/{BACKEND_VALUES}", json=gh.content(BACKEND_VALUES, values))
+        rsps.get(f"{m}/issues", json=[gh.issue(9, dashboard)])
         again = run_propose(
             outcome.result.recommendations,
             outcome.result.skipped,
@@ -514,7 +530,7 @@ def test_github_forge_opens_one_commit_through_the_api_then_a_rerun_only_reads()
             options=ProposeOptions(requested_by="carol", render=False),
         )
         assert again.lines[0].action == "unchanged" and again.lines[0].number == 7
-        assert _paths(rsps) == ["GET /pulls", f"GET /contents/{BACKEND_VALUES}"]
+        assert _paths(rsps) == ["GET /pulls", f"GET /contents/{BACKEND_VALUES}", "GET /issues"]
 
 
 @pytest.mark.parametrize("name", ["propose", "merge", "rollback"])

@@ -38,6 +38,7 @@ from aiops.settings import Settings
 
 DEFAULT_BOT = "aiops-bot[bot]"
 BLOCKED_COMMENT = "update-blocked"
+DASHBOARD_SECTION = "proposals"
 CLEARED_COMMENT = "cleared"
 
 
@@ -470,7 +471,44 @@ def run_propose(
                     branch=p.branch,
                 )
             )
+    if not options.dry_run and not any(ln.action == "refused" for ln in lines):
+        forge.upsert_dashboard(DASHBOARD_SECTION, dashboard_section(state, lines))
     return ProposeResult(tuple(lines), options.dry_run, tuple(notes))
+
+
+def dashboard_section(state: _State, lines: Sequence[ProposalLine]) -> str:
+    """The `proposals` section of the dashboard issue: open proposals, then what waits and why.
+
+    Built from state, not from this run's actions, so an unchanged run renders the same text (and
+    the forge's upsert writes nothing).
+    """
+    from aiops.phr import cell
+
+    closed_now = {ln.number for ln in lines if ln.action == "closed"}
+    tiers = {ln.number: ln.tier for ln in lines if ln.action == "updated"}
+    rows = []
+    for p in sorted(state.proposals, key=lambda q: q.number):
+        if p.state != "open" or p.number in closed_now:
+            continue
+        t = p.meta.get("target")
+        where = (
+            f"{t.get('namespace')}/{t.get('name')}"
+            if isinstance(t, Mapping) and t.get("namespace")
+            else p.title
+        )
+        tier = tiers.get(p.number) or p.meta.get("tier") or "-"
+        kind = p.meta.get("kind") or "-"
+        rows.append(f"| #{p.number} | {cell(kind)} | {cell(where)} | {cell(tier)} | {cell(p.branch)} |")
+    out = ["### Proposals", ""]
+    if rows:
+        out += ["| # | Kind | Target | Tier | Branch |", "|---|---|---|---|---|", *rows]
+    else:
+        out.append("No open proposals.")
+    waiting = [ln for ln in lines if ln.action in ("snoozed", "deferred")]
+    if waiting:
+        out += ["", "Waiting:", ""]
+        out += [f"- {ln.action}: {cell(ln.kind)} {cell(ln.target)}: {cell(ln.reason)}" for ln in waiting]
+    return "\n".join(out) + "\n"
 
 
 def forge_base(forge: Forge) -> str:
