@@ -8,7 +8,8 @@ proposal per key, by the rules of DESIGN §4.4/§4.8: an open proposal changes o
 value moved by more than the hysteresis or the set of keys changed; a person's commits on the
 branch are never overwritten (a comment, once); a proposal closed unmerged is "snoozed" until the
 proposal changes or `snooze_days` pass; a `cleared` skip closes the open proposal of its key; the
-rate limits defer, they are not errors. Running it twice writes nothing the second time.
+rate limits defer, they are not errors. It keeps the `proposals` section of the dashboard issue
+(built from state, not from actions). Running it twice writes nothing the second time.
 
 It talks only to the `Forge` protocol (local git or GitHub) and to the pure planner, policy and
 PHR renderer; it never touches a work tree and, with `dry_run`, writes nothing at all.
