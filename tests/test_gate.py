@@ -805,3 +805,26 @@ def test_github_unreachable_is_exit_3(
             main(["gate", "--pr", "7", "--forge", "github"])
     assert exc.value.code == 3
     assert "aiops: error:" in capsys.readouterr().err
+
+
+def test_a_same_looking_status_from_someone_else_is_not_taken_as_ours(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aiops.gitops.forge import CommitStatus
+
+    n = propose(repo, {VALUES: replicas(3)})
+    forge = LocalForge(repo)
+    p = forge.get_proposal(n)
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["gate", "--pr", str(n), "--forge", "local", "--repo", str(repo), "--dry-run", "-o", "json"])
+    planned = json.loads(capsys.readouterr().out)["decision"]
+    forge.set_status(
+        p.head_sha,
+        CommitStatus(
+            "aiops/approval-gate", planned["state"], planned["description"], p.url, creator="mallory"
+        ),
+    )
+    code, out = gate(repo, n, capsys)
+    assert code == 0 and out["status_posted"]
+    assert status(repo, n).creator == "aiops-bot[bot]"

@@ -249,6 +249,16 @@ def evaluate_pr(forge: Forge, host: GateHost, number: int, settings: Settings | 
     return Evaluated(p, result, tuple(notes), cs)
 
 
+def _own_logins(forge: Forge) -> set[str]:
+    """The login aiops posts and comments as (a status or comment by anyone else is not ours)."""
+    if isinstance(forge, LocalForge):
+        from aiops.gitops.git import BOT_NAME
+
+        return {_key(BOT_NAME)}
+    login = getattr(forge, "bot_login", None)
+    return {_key(login)} if isinstance(login, str) and login else set()
+
+
 def _risk_labels(labels: Sequence[str]) -> list[str]:
     return [label for label in labels if label.lower().startswith(RISK_PREFIX)]
 
@@ -341,7 +351,12 @@ def run_gate(
     status = CommitStatus(STATUS_CONTEXT, d.state, d.description, target_url=url)
     posted = False
     if not dry_run:
-        latest = [s for s in forge.statuses(p.head_sha) if s.context == STATUS_CONTEXT]
+        own = _own_logins(forge)
+        latest = [
+            s
+            for s in forge.statuses(p.head_sha)
+            if s.context == STATUS_CONTEXT and (not own or _key(s.creator or "") in own)
+        ]
         same = latest and (latest[-1].state, latest[-1].description, latest[-1].target_url or None) == (
             status.state,
             status.description,
@@ -391,8 +406,9 @@ def _previous_correction(forge: Forge, number: int, wanted: str) -> str | None:
     from aiops.phr.render import comment_marker, inline_code
 
     marker = comment_marker(COMMENT_NAME)
+    own = _own_logins(forge)
     for c in forge.comments(number):
-        if marker not in c.body:
+        if marker not in c.body or (own and _key(c.author) not in own):
             continue
         for line in c.body.splitlines():
             if line.startswith("**Label corrected**:") and f"→ {inline_code(wanted)} (" in line:
