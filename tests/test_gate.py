@@ -828,3 +828,27 @@ def test_a_same_looking_status_from_someone_else_is_not_taken_as_ours(
     code, out = gate(repo, n, capsys)
     assert code == 0 and out["status_posted"]
     assert status(repo, n).creator == "aiops-bot[bot]"
+
+
+def test_github_trivial_merge_refused_is_said_in_the_comment_not_a_crash(
+    gh: tuple[GitHubForge, GitHubHost], rsps: responses.RequestsMock
+) -> None:
+    forge, host = gh
+    new = BASE_VALUES.replace("podAnnotations: {}", 'podAnnotations:\n  aiops.io/restartedAt: "x"')
+    mock_pr(rsps, {VALUES: (BASE_VALUES, new)}, labels=("risk:trivial",))
+    rsps.get(f"{M}/pulls/7/reviews", json=[])
+    rsps.get(f"{M}/pulls/7/commits", json=[P.pr_commit(sha("c"), P.BOT)])
+    rsps.get(f"{M}/statuses/{sha('c')}", json=[])
+    rsps.post(
+        f"{M}/statuses/{sha('c')}", status=201, json=P.status(1, "aiops/approval-gate", "success", "x", P.BOT)
+    )
+    rsps.put(
+        f"{M}/pulls/7/merge",
+        status=405,
+        json=P.error("Base branch was modified. Review and try the merge again."),
+    )
+    rsps.get(f"{M}/issues/7/comments", json=[])
+    rsps.post(f"{M}/issues/7/comments", status=201, json=P.comment(2, 7, "x"))
+    outcome = run_gate(forge, host, 7)
+    assert outcome.exit_code == 0 and outcome.merged_sha is None
+    assert "auto-merge of this trivial PR failed" in sent(rsps, "POST", "/issues/7/comments")["body"]

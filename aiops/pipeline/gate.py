@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from aiops.errors import AiopsError
 from aiops.gitops.forge import CommitStatus, Forge, Proposal, Review
 from aiops.gitops.local import META_FILE, PROPOSAL_REFS, LocalForge
 from aiops.model.changes import ChangeSet
@@ -367,9 +368,14 @@ def run_gate(
             posted = True
     merged_sha: str | None = None
     if not dry_run and tier == "trivial" and d.state == "success" and settings.approvals.auto_merge_trivial:
-        merged_sha = host.merge(
-            number, p.head_sha, message=f"aiops: merge trivial #{number} (the approval gate passed)"
-        )
+        try:
+            merged_sha = host.merge(
+                number, p.head_sha, message=f"aiops: merge trivial #{number} (the approval gate passed)"
+            )
+        except AiopsError as exc:  # the status is posted; say why it is not merged, do not fail the run
+            notes = (*notes, f"auto-merge of this trivial PR failed: {exc.message}")
+        if merged_sha is None and not any(n.startswith("auto-merge") for n in notes):
+            notes = (*notes, "auto-merge skipped: the head moved since it was judged")
     if correction is not None:
         line: str | None = correction_text(correction)
     else:
