@@ -57,6 +57,7 @@ RESOURCES: tuple[tuple[str, str, str, bool], ...] = (
     ("metrics.k8s.io/v1beta1", "pods", "PodMetrics", True),
     ("metrics.k8s.io/v1beta1", "nodes", "NodeMetrics", False),
 )
+_REVISION = "deployment.kubernetes.io/revision"
 _BY_KIND = {(gv, kind): (gv, plural) for gv, plural, kind, _ in RESOURCES}
 _INFO = {(gv, plural): (kind, ns) for gv, plural, kind, ns in RESOURCES}
 
@@ -106,6 +107,9 @@ class FakeApiServer:
     _watch_gen: int = 0  # bumped by drop_watches(): open streams end without their last chunk
     _watch_oldest: int = 0  # watches from an older resourceVersion get 410 Gone
     _watch_closed: bool = False
+    # server-side apply + a minimal Deployment → ReplicaSet → Pod controller (opt-in, for `aiops apply`)
+    controller: bool = False  # reconcile applied Deployments into a ReplicaSet and pods, as kube does
+    failing_images: set[str] = field(default_factory=set)  # pods of these images never start
 
     # ---- seeding -----------------------------------------------------------------------
     def add(self, obj: dict[str, Any]) -> None:
@@ -191,6 +195,11 @@ class FakeApiServer:
                 time.sleep(fault.delay)
             if fault.status:
                 return _status(fault.status, "InternalError", f"injected failure on {path}")
+        if (
+            method == "PATCH"
+            and content_type.split(";", maxsplit=1)[0].strip() == "application/apply-patch+yaml"
+        ):
+            return self._server_side_apply(path, query, body)
         if method == "PATCH":
             return self._patch(path, body, content_type)
         if method != "GET":
@@ -302,6 +311,251 @@ class FakeApiServer:
             md["resourceVersion"] = str(int(str(md.get("resourceVersion") or "0")) + 1)
             items[index] = updated
         return 200, "application/json", orjson.dumps({"kind": "Deployment", "apiVersion": gv, **updated})
+
+    def _server_side_apply(self, path: str, query: dict[str, str], body: bytes) -> tuple[int, str, bytes]:
+        """Server-side apply (`PATCH` with `application/apply-patch+yaml`, `fieldManager` required):
+        creates the object or merges the applied configuration over it (a simplification of field
+        ownership: applied fields win), records the manager in managedFields, bumps generation on a
+        spec change; a Deployment is then reconciled when `controller` is on."""
+        m = _PATH.match(path)
+        if not m or not m["name"] or m["sub"]:
+            return _status(405, "MethodNotAllowed", f"apply is not allowed on {path}")
+        gv = m["core"] or f"{m['group']}/{m['version']}"
+        if (gv, m["plural"]) not in _INFO:
+            return _status(404, "NotFound", f"the server could not find the requested resource ({path})")
+        kind, namespaced = _INFO[(gv, m["plural"])]
+        if not query.get("fieldManager"):
+            return _status(400, "BadRequest", "PATCH with apply-patch+yaml requires a fieldManager")
+        if (gv, m["plural"]) in self.forbidden:
+            return _status(403, "Forbidden", f'{m["plural"]} "{m["name"]}" is forbidden')
+        try:
+            applied = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return _status(400, "BadRequest", "the apply body is not JSON/YAML the fake understands")
+        if applied.get("kind") != kind or (applied.get("metadata") or {}).get("name") != m["name"]:
+            return _status(400, "BadRequest", f"the applied object is not {kind} {m['name']}")
+        ns = m["ns"] if namespaced else None
+        current = next(
+            (
+                o
+                for o in self.objects.get((gv, m["plural"]), [])
+                if o.get("metadata", {}).get("name") == m["name"]
+                and (o.get("metadata", {}).get("namespace") or None) == ns
+            ),
+            None,
+        )
+        config = {k: v for k, v in applied.items() if k != "status"}
+        if current is None:
+            obj = copy.deepcopy(config)
+            md = obj.setdefault("metadata", {})
+            md.update(
+                uid=f"ssa-{kind.lower()}-{m['name']}", creationTimestamp=self.now or "2026-01-01T00:00:00Z"
+            )
+            md["generation"] = 1
+            code = 201
+        else:
+            obj = _merge_patch({"apiVersion": gv, "kind": kind, **current}, config)
+            md = obj.setdefault("metadata", {})
+            if obj.get("spec") != current.get("spec"):
+                md["generation"] = int(md.get("generation") or 1) + 1
+            code = 200
+        if ns:
+            md["namespace"] = ns
+        md["managedFields"] = [{"manager": query["fieldManager"], "operation": "Apply", "apiVersion": gv}]
+        obj.update(apiVersion=gv, kind=kind)
+        self.upsert(obj)
+        if kind == "Deployment" and self.controller:
+            self.reconcile_deployment(ns or "", m["name"])
+        stored = next(
+            o
+            for o in self.objects[(gv, m["plural"])]
+            if o["metadata"]["name"] == m["name"] and (o["metadata"].get("namespace") or None) == ns
+        )
+        return code, "application/json", orjson.dumps({"kind": kind, "apiVersion": gv, **stored})
+
+    def reconcile_deployment(self, namespace: str, name: str) -> None:
+        """The Deployment controller in one step: the ReplicaSet of the current pod template (new
+        revision when the template is new), its pods (Running and Ready, or ImagePullBackOff when the
+        image is in `failing_images`), old ReplicaSets scaled to 0 with their pods gone, status set."""
+        import hashlib
+
+        dep = next(
+            o
+            for o in self.objects[("apps/v1", "deployments")]
+            if o["metadata"]["name"] == name and o["metadata"].get("namespace") == namespace
+        )
+        template = copy.deepcopy(dep["spec"]["template"])
+        template.get("metadata", {}).get("labels", {}).pop("pod-template-hash", None)
+        digest = hashlib.sha256(orjson.dumps(template, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        hsh = "".join(c for c in digest if c in "bcdfghjklmnpqrstvwxz2456789")[:10] or digest[:10]
+        rs_name = f"{name}-{hsh}"
+        replicas = int(dep["spec"].get("replicas", 1))
+        owned = [
+            o
+            for o in self.objects.get(("apps/v1", "replicasets"), [])
+            if o["metadata"].get("namespace") == namespace
+            and any(r.get("name") == name for r in o["metadata"].get("ownerReferences", []))
+        ]
+        revs = [int((o["metadata"].get("annotations") or {}).get(_REVISION, "0")) for o in owned]
+        revision = max(revs, default=0) + 1
+        images = [c.get("image", "") for c in template.get("spec", {}).get("containers", [])]
+        failing = any(i in self.failing_images for i in images)
+        labels = {**template.get("metadata", {}).get("labels", {}), "pod-template-hash": hsh}
+        ready_n = 0 if failing else replicas
+        ts = self.now or "2026-01-01T00:00:00Z"
+        for old in owned:
+            if old["metadata"]["name"] == rs_name:
+                continue
+            old = copy.deepcopy(old)
+            old["spec"]["replicas"] = 0
+            old["status"] = {"replicas": 0, "observedGeneration": old["metadata"].get("generation", 1)}
+            self.upsert({"apiVersion": "apps/v1", "kind": "ReplicaSet", **old})
+            for pod in [
+                p
+                for p in self.objects.get(("v1", "pods"), [])
+                if any(
+                    r.get("name") == old["metadata"]["name"] for r in p["metadata"].get("ownerReferences", [])
+                )
+            ]:
+                self.delete("v1", "Pod", namespace, pod["metadata"]["name"])
+        dep_ref = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": name,
+            "uid": dep["metadata"].get("uid", ""),
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+        rs = {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {
+                "name": rs_name,
+                "namespace": namespace,
+                "uid": f"uid-{rs_name}",
+                "labels": labels,
+                "annotations": {_REVISION: str(revision)},
+                "ownerReferences": [dep_ref],
+                "generation": 1,
+                "creationTimestamp": ts,
+            },
+            "spec": {
+                "replicas": replicas,
+                "selector": dep["spec"]["selector"],
+                "template": {**template, "metadata": {**template.get("metadata", {}), "labels": labels}},
+            },
+            "status": {
+                "replicas": replicas,
+                "readyReplicas": ready_n,
+                "availableReplicas": ready_n,
+                "fullyLabeledReplicas": replicas,
+                "observedGeneration": 1,
+            },
+        }
+        self.upsert(rs)
+        rs_ref = {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "name": rs_name,
+            "uid": f"uid-{rs_name}",
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+        for i in range(replicas):
+            statuses = []
+            for c in template.get("spec", {}).get("containers", []):
+                state: dict[str, Any] = (
+                    {
+                        "waiting": {
+                            "reason": "ImagePullBackOff",
+                            "message": f'Back-off pulling image "{c.get("image")}"',
+                        }
+                    }
+                    if failing
+                    else {"running": {"startedAt": ts}}
+                )
+                statuses.append(
+                    {
+                        "name": c["name"],
+                        "image": c.get("image", ""),
+                        "imageID": "",
+                        "ready": not failing,
+                        "started": not failing,
+                        "restartCount": 0,
+                        "state": state,
+                    }
+                )
+            cond = "False" if failing else "True"
+            self.upsert(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {
+                        "name": f"{rs_name}-{i:05d}"[:63],
+                        "namespace": namespace,
+                        "uid": f"uid-{rs_name}-{i}",
+                        "labels": labels,
+                        "ownerReferences": [rs_ref],
+                        "creationTimestamp": ts,
+                    },
+                    "spec": copy.deepcopy(template.get("spec", {})),
+                    "status": {
+                        "phase": "Pending" if failing else "Running",
+                        "startTime": ts,
+                        "containerStatuses": statuses,
+                        "conditions": [
+                            {
+                                "type": t,
+                                "status": cond if t in ("Ready", "ContainersReady") else "True",
+                                "lastTransitionTime": ts,
+                            }
+                            for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")
+                        ],
+                    },
+                }
+            )
+        dep = copy.deepcopy(dep)
+        dep["metadata"].setdefault("annotations", {})[_REVISION] = str(revision)
+        gen = int(dep["metadata"].get("generation") or 1)
+        progressing = (
+            {
+                "type": "Progressing",
+                "status": "False",
+                "reason": "ProgressDeadlineExceeded",
+                "message": f'ReplicaSet "{rs_name}" has timed out progressing.',
+                "lastUpdateTime": ts,
+                "lastTransitionTime": ts,
+            }
+            if failing
+            else {
+                "type": "Progressing",
+                "status": "True",
+                "reason": "NewReplicaSetAvailable",
+                "message": f'ReplicaSet "{rs_name}" has successfully progressed.',
+                "lastUpdateTime": ts,
+                "lastTransitionTime": ts,
+            }
+        )
+        dep["status"] = {
+            "observedGeneration": gen,
+            "replicas": replicas,
+            "updatedReplicas": replicas,
+            "readyReplicas": ready_n,
+            "availableReplicas": ready_n,
+            **({"unavailableReplicas": replicas} if failing else {}),
+            "conditions": [
+                {
+                    "type": "Available",
+                    "status": "False" if failing else "True",
+                    "reason": "MinimumReplicasUnavailable" if failing else "MinimumReplicasAvailable",
+                    "message": "Deployment has minimum availability.",
+                    "lastUpdateTime": ts,
+                    "lastTransitionTime": ts,
+                },
+                progressing,
+            ],
+        }
+        self.upsert({"apiVersion": "apps/v1", "kind": "Deployment", **dep})
 
     def _log(self, ns: str, pod: str, query: dict[str, str]) -> tuple[int, str, bytes]:
         pod_obj = self._pod_index().get((ns, pod))

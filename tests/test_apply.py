@@ -405,3 +405,90 @@ def test_apply_report_lines_name_each_release() -> None:
     report = ApplyReport(head="a" * 40, last_applied=None, prs=[3])
     assert report.lines()[0].startswith("main aaaaaaaaaaaa (last applied none)")
     assert os.path.basename(str(FAKE_HELM)) == "helm"
+
+
+def kubectl_repo(tmp_path: Path) -> Path:
+    policy = (
+        (ROOT / ".github" / "aiops.yaml").read_text(encoding="utf-8").replace("mode: helm ", "mode: kubectl")
+    )
+    assert "mode: kubectl" in policy
+    return make_opsrepo(tmp_path, policy=policy)
+
+
+def propose_image(forge: LocalForge, tag: str) -> int:
+    text = forge.read_file(BACKEND_VALUES)
+    assert text is not None
+    new = re.sub(r'(?m)^  tag: "[^"]*"', f'  tag: "{tag}"', text)
+    p = forge.propose(
+        branch="aiops/image-todo-deployment-todo-backend",
+        title=f"todo-backend image {tag}",
+        body="image",
+        files={BACKEND_VALUES: new},
+        message=f"todo-backend image {tag}\n",
+        meta={
+            "id": f"20261125-image-todo-deployment-todo-backend-{tag}",
+            "key": "image-todo-deployment-todo-backend",
+            "kind": "image",
+            "target": {"kind": "Deployment", "namespace": NS, "name": REL},
+            "requested_by": "carol",
+        },
+    )
+    return p.number
+
+
+def test_kubectl_mode_server_side_applies_the_rendered_chart(
+    tmp_path: Path, cluster: tuple[FakeApiServer, str], helm_log: Path
+) -> None:
+    fake, kc = cluster
+    fake.controller = True
+    repo = kubectl_repo(tmp_path)
+    forge = LocalForge(repo)
+    n = propose_scale(forge, 3)
+    approve_gate_merge(forge, n)
+
+    report = run_apply(forge, Git(repo), opts(repo, kc), runtime())
+
+    [res] = report.releases
+    assert (res.mode, res.outcome) == ("kubectl", "success"), res.detail
+    applies = [r for r in fake.requests if r.method == "PATCH"]
+    assert {r.content_type for r in applies} == {"application/apply-patch+yaml"}
+    assert {r.query.get("fieldManager") for r in applies} == {"aiops"}
+    assert sorted(r.path.rsplit("/", 2)[-2] for r in applies) == [
+        "configmaps",
+        "deployments",
+        "serviceaccounts",
+        "services",
+    ]  # the helm test hook pod is not applied
+    dep = next(o for o in fake.objects[("apps/v1", "deployments")] if o["metadata"]["name"] == REL)
+    assert dep["spec"]["replicas"] == 3 and dep["status"]["availableReplicas"] == 3
+    assert res.post is not None and res.post["workloads"]["Deployment/todo-backend"]["available"] == 3
+    assert [r["decision"] for r in res.rollout] == ["done"]
+    assert helm_calls(helm_log) == []  # helm only rendered (real helm), never upgraded
+
+
+def test_kubectl_mode_failed_rollout_reapplies_the_previous_commit(
+    tmp_path: Path, cluster: tuple[FakeApiServer, str], helm_log: Path
+) -> None:
+    fake, kc = cluster
+    fake.controller = True
+    repo = kubectl_repo(tmp_path)
+    forge = LocalForge(repo)
+    # a first change applied fine: the previous commit to return to
+    approve_gate_merge(forge, propose_scale(forge, 3))
+    first = run_apply(forge, Git(repo), opts(repo, kc), runtime())
+    assert [r.outcome for r in first.releases] == ["success"]
+    fake.failing_images.add("todo-backend:0.4.0")
+    n = propose_image(forge, "0.4.0")
+    approve_gate_merge(forge, n)
+
+    report = run_apply(forge, Git(repo), opts(repo, kc), runtime(NOW + timedelta(minutes=10)))
+
+    [res] = report.releases
+    assert res.outcome == "rolled-back", res.detail
+    assert res.rollout[-1]["decision"] in ("halt", "undo")
+    assert res.rollback is not None and res.rollback.startswith(f"re-applied {first.head[:12]}")
+    dep = next(o for o in fake.objects[("apps/v1", "deployments")] if o["metadata"]["name"] == REL)
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "todo-backend:0.3.0"
+    assert dep["status"]["availableReplicas"] == 3
+    assert list(holds(forge)) == [REL]
+    assert [p.meta.get("revert_of") for p in forge.find_proposals(state="open")] == [n]

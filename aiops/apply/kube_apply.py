@@ -47,11 +47,19 @@ def current_context(kubeconfig: str | None, context: str | None = None) -> str |
 
 
 def split_documents(text: str) -> list[dict[str, Any]]:
-    """Rendered multi-document YAML → the objects (empty documents and non-objects dropped)."""
+    """Rendered multi-document YAML → the objects (empty documents, non-objects and Helm hooks such as
+    `helm test` pods dropped: `helm upgrade` does not apply hooks as release objects either)."""
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="safe", pure=True)
-    return [d for d in yaml.load_all(text) if isinstance(d, dict) and d.get("kind") and d.get("apiVersion")]
+    return [
+        d
+        for d in yaml.load_all(text)
+        if isinstance(d, dict)
+        and d.get("kind")
+        and d.get("apiVersion")
+        and "helm.sh/hook" not in ((d.get("metadata") or {}).get("annotations") or {})
+    ]
 
 
 @dataclass(frozen=True)
