@@ -199,9 +199,16 @@ class Evaluated:
     change_set: ChangeSet
 
 
-def evaluate_pr(forge: Forge, host: GateHost, number: int, settings: Settings | None = None) -> Evaluated:
+def evaluate_pr(
+    forge: Forge,
+    host: GateHost,
+    number: int,
+    settings: Settings | None = None,
+    *,
+    proposal: Proposal | None = None,
+) -> Evaluated:
     """The gate decision of PR N (no writes): the proposal, the result, the gate's notes, the change set."""
-    p = forge.get_proposal(number)
+    p = proposal if proposal is not None and proposal.number == number else forge.get_proposal(number)
     settings = settings or policy_of(forge)
     cs = change_set_of(forge, p)
     complete_fn = getattr(forge, "changed_files_complete", None)
@@ -336,7 +343,7 @@ def run_gate(
     p0 = forge.get_proposal(number)
     if p0.state != "open":
         return GateOutcome(number=number, head_sha=p0.head_sha, open=False, url=p0.url)
-    ev = evaluate_pr(forge, host, number, settings)
+    ev = evaluate_pr(forge, host, number, settings, proposal=p0)
     p, result, notes = ev.proposal, ev.result, ev.notes
     d = result.decision
     tier = d.tier

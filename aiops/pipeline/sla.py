@@ -128,7 +128,7 @@ def run_sla(
     marker = comment_marker(COMMENT_NAME)
     out: list[SlaEntry] = []
     for p in forge.find_proposals(state="open"):
-        ev = evaluate_pr(forge, host, p.number, settings)
+        ev = evaluate_pr(forge, host, p.number, settings, proposal=p)
         d = ev.result.decision
         start = recommended_at(ev.change_set, ev.proposal.meta)
         source = "recommended_at"
