@@ -7,6 +7,7 @@ posts one `aiops/approval-gate` status and one comment, and a second run changes
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -852,3 +853,166 @@ def test_github_trivial_merge_refused_is_said_in_the_comment_not_a_crash(
     outcome = run_gate(forge, host, 7)
     assert outcome.exit_code == 0 and outcome.merged_sha is None
     assert "auto-merge of this trivial PR failed" in sent(rsps, "POST", "/issues/7/comments")["body"]
+
+
+GH_MEMBERS = {"architects": {"alice", "dave", "carol", "erin"}, "security": {"bob", "dave"}}
+SECRET = "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: todo}\nstringData: {password: x}\n"
+RIGHTSIZED = BASE_VALUES.replace("cpu: 500m", "cpu: 130m").replace(
+    "memory: 512Mi\n  limits:\n    memory: 512Mi", "memory: 156Mi\n  limits:\n    memory: 200Mi"
+)
+TOO_SMALL = RIGHTSIZED.replace("memory: 156Mi", "memory: 140Mi")
+RESTART = BASE_VALUES.replace("podAnnotations: {}", 'podAnnotations:\n  aiops.io/restartedAt: "x"')
+OLD_RECORD = "---\nid: 20261101-old\n---\nrecord\n"
+
+
+def _membership_callback(request: Any) -> tuple[int, dict[str, str], str]:
+    parts = str(request.url).split("?")[0].rstrip("/").split("/")
+    team, login = parts[-3], parts[-1]
+    if login in GH_MEMBERS.get(team, set()):
+        return 200, {}, json.dumps({"url": str(request.url), "role": "member", "state": "active"})
+    return 404, {}, json.dumps(P.error("Not Found"))
+
+
+def _review(i: int, login: str, state: str = "APPROVED", at: str = "c") -> dict[str, Any]:
+    return P.review(i, 7, login, state, sha(at), f"2026-11-20T10:{i:02d}:00Z")
+
+
+GH_CASES: dict[str, dict[str, Any]] = {
+    "honest-low": {
+        "files": {VALUES: (BASE_VALUES, replicas(3))},
+        "reviews": [("alice",)],
+        "state": "success",
+    },
+    "honest-medium": {
+        "files": {VALUES: (BASE_VALUES, RIGHTSIZED)},
+        "reviews": [("alice",)],
+        "meta": {"key": "k", "id": "i", "requested_by": "frank", "sizing": SIZING},
+        "state": "success",
+    },
+    "honest-critical": {
+        "files": {GATE_YML: ("name: gate\n", "name: gate2\n")},
+        "reviews": [("alice",), ("bob",)],
+        "state": "success",
+    },
+    "honest-trivial": {
+        "files": {VALUES: (BASE_VALUES, RESTART)},
+        "reviews": [],
+        "state": "success",
+        "merge": True,
+    },
+    "self-approval": {
+        "files": {VALUES: (BASE_VALUES, replicas(3))},
+        "author": "alice",
+        "body": "a person's PR",
+        "reviews": [("alice",)],
+        "state": "pending",
+    },
+    "bot-approval": {
+        "files": {VALUES: (BASE_VALUES, replicas(3))},
+        "reviews": [("aiops-bot[bot]",)],
+        "state": "pending",
+    },
+    "requester-approval": {
+        "files": {VALUES: (BASE_VALUES, replicas(3))},
+        "reviews": [("carol",)],
+        "state": "pending",
+    },
+    "stale-approval": {
+        "files": {VALUES: (BASE_VALUES, replicas(3))},
+        "reviews": [("alice", "APPROVED", "b")],
+        "state": "pending",
+    },
+    "one-person-two-teams": {"files": {GATE_YML: ("a\n", "b\n")}, "reviews": [("dave",)], "state": "pending"},
+    "non-member": {
+        "files": {VALUES: (BASE_VALUES, replicas(3))},
+        "reviews": [("mallory",)],
+        "state": "pending",
+    },
+    "risk-low-on-secret": {
+        "files": {"manifests/secret.yaml": (None, SECRET)},
+        "labels": ("risk:low",),
+        "reviews": [("alice",)],
+        "state": "pending",
+    },
+    "edits-codeowners": {
+        "files": {"CODEOWNERS": ("* @a/b\n", "* @a/c\n")},
+        "reviews": [("alice",)],
+        "state": "pending",
+    },
+    "edits-aiops": {
+        "files": {"aiops/policy/approval.py": ("x\n", "y\n")},
+        "reviews": [("alice",)],
+        "state": "pending",
+    },
+    "edits-policy": {
+        "files": {".github/aiops.yaml": (GH_POLICY, GH_POLICY + "#\n")},
+        "reviews": [("alice",)],
+        "state": "pending",
+    },
+    "edits-phr": {
+        "files": {RECORD: (OLD_RECORD, OLD_RECORD + "more\n")},
+        "reviews": [("alice",), ("bob",)],
+        "state": "failure",
+    },
+    "changes-requested-after-approval": {
+        "files": {VALUES: (BASE_VALUES, replicas(3))},
+        "reviews": [("alice",), ("alice", "CHANGES_REQUESTED")],
+        "state": "failure",
+    },
+    "dismissed": {
+        "files": {VALUES: (BASE_VALUES, replicas(3))},
+        "reviews": [("alice",), ("alice", "DISMISSED")],
+        "state": "pending",
+    },
+    "memory-below-p95": {
+        "files": {VALUES: (BASE_VALUES, TOO_SMALL)},
+        "reviews": [("alice",)],
+        "meta": {"key": "k", "id": "i", "requested_by": "frank", "sizing": SIZING},
+        "state": "failure",
+    },
+}
+
+
+@pytest.mark.parametrize("case", sorted(GH_CASES))
+def test_github_attack_matrix(case: str) -> None:
+    spec = GH_CASES[case]
+    client = gh_client()
+    forge = GitHubForge(client, P.REPO, base="main", sleep=lambda s: None, clock=lambda: 0.0)
+    host = GitHubHost(GitHubAdmin(client, P.REPO, bot_login=P.BOT))
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as r:
+        mock_pr(
+            r,
+            spec["files"],
+            labels=spec.get("labels", ()),
+            meta=spec.get("meta", {"key": "k", "id": "i", "requested_by": "carol"}),
+            author=spec.get("author", P.BOT),
+            body=spec.get("body"),
+        )
+        reviews = [_review(i, *rv) for i, rv in enumerate(spec["reviews"], 1)]
+        r.get(f"{M}/pulls/7/reviews", json=reviews)
+        r.get(f"{M}/pulls/7/commits", json=[P.pr_commit(sha("c"), spec.get("author", P.BOT))])
+        r.add_callback(
+            responses.GET,
+            re.compile(rf"{re.escape(MOCK)}/orgs/org/teams/\w+/memberships/.+"),
+            _membership_callback,
+        )
+        r.get(f"{M}/issues/7/labels", json=[P.label(x) for x in spec.get("labels", ())])
+        r.get(re.compile(rf"{re.escape(M)}/labels/.+"), json=P.label("risk:x"))
+        r.put(f"{M}/issues/7/labels", json=[])
+        r.get(f"{M}/statuses/{sha('c')}", json=[])
+        r.post(
+            f"{M}/statuses/{sha('c')}",
+            status=201,
+            json=P.status(1, "aiops/approval-gate", "pending", "x", P.BOT),
+        )
+        r.put(f"{M}/pulls/7/merge", json={"sha": sha("m"), "merged": True, "message": "merged"})
+        r.get(f"{M}/issues/7/comments", json=[])
+        r.post(f"{M}/issues/7/comments", status=201, json=P.comment(2, 7, "x"))
+        outcome = run_gate(forge, host, 7)
+        status = sent(r, "POST", f"/statuses/{sha('c')}")
+        merged = [c for c in r.calls if c.request.method == "PUT" and str(c.request.url).endswith("/merge")]
+    assert outcome.decision is not None
+    assert status["state"] == spec["state"] == outcome.decision.state, outcome.decision.to_dict()
+    assert status["context"] == "aiops/approval-gate"
+    assert outcome.exit_code == (1 if spec["state"] == "failure" else 0)
+    assert bool(merged) == bool(spec.get("merge")), case
