@@ -281,3 +281,37 @@ def test_cli_report_json_and_bad_date(capsys: Any) -> None:
         main(["report", "health", "--date", "25-11-2026"])
     assert exc.value.code == 2
     assert "--date" in capsys.readouterr().err
+
+
+def test_security_in_cluster_renders_the_charts_through_the_forge_without_a_checkout(
+    repo: Path, monkeypatch: Any
+) -> None:
+    import shutil
+
+    root = Path(__file__).resolve().parent.parent
+    helm = root / "tools" / "bin" / "helm"
+    if not helm.exists():
+        pytest.skip("helm not installed (scripts/install-tools)")
+    for path in ("manifests/charts/todo-backend", "manifests/charts/todo-frontend"):
+        shutil.copytree(root / path, repo / path)
+    for name in ("todo-backend", "todo-frontend"):
+        src = root / f"manifests/environments/minikube/{name}.yaml"
+        (repo / src.relative_to(root)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, repo / src.relative_to(root))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "charts")
+    work = repo.parent / "elsewhere"  # no checkout where the report runs
+    work.mkdir()
+    monkeypatch.chdir(work)
+    from aiops.pipeline import reports
+
+    forge = LocalForge(repo)
+    rendered = reports._render_releases(
+        ReportRequest(kind="security", helm=str(helm)), reports.Settings(), forge
+    )
+    assert set(rendered) == {"todo-backend", "todo-frontend"}
+    for name, posture in rendered.items():
+        assert not isinstance(posture, str), f"{name}: {posture}"
+        assert posture.checked >= 1 and posture.critical == ()
+    missing = reports._render_releases(ReportRequest(kind="security"), reports.Settings())
+    assert set(missing.values()) == {"no checkout (--repo) and no forge: not rendered"}

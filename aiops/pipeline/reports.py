@@ -125,8 +125,32 @@ def _proposal_rows(forge: Any, settings: Settings, at: datetime) -> tuple[list[A
     return rows, links
 
 
-def _render_releases(req: ReportRequest, settings: Settings) -> dict[str, Any]:
-    """Each release of `apply.releases` rendered by `helm template` and checked (needs a checkout)."""
+def _render_releases(req: ReportRequest, settings: Settings, forge: Any = None) -> dict[str, Any]:
+    """Each release of `apply.releases` rendered by `helm template` and checked: from the checkout
+    (`--repo`), or, without one, from the chart and values files read through the forge."""
+    import tempfile
+
+    from aiops.gitops import helm
+
+    if req.repo:
+        root = Path(req.repo)
+        return _render_from(root, helm.find_helm(req.helm, repo_dir=root), settings)
+    if forge is None:
+        return dict.fromkeys(settings.apply.releases, "no checkout (--repo) and no forge: not rendered")
+    with tempfile.TemporaryDirectory(prefix="aiops-charts-") as tmp:
+        root = Path(tmp)
+        for rel in settings.apply.releases.values():
+            for path in [*forge.list_files(rel.chart.rstrip("/")), *rel.values]:
+                text = forge.read_file(path)
+                target = root / path
+                if text is None or ".." in Path(path).parts or Path(path).is_absolute():
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8")
+        return _render_from(root, helm.find_helm(req.helm), settings)
+
+
+def _render_from(root: Path, binary: str | None, settings: Settings) -> dict[str, Any]:
     import dataclasses
 
     import yaml
@@ -136,10 +160,6 @@ def _render_releases(req: ReportRequest, settings: Settings) -> dict[str, Any]:
     from aiops.security import run_checks
 
     out: dict[str, Any] = {}
-    if not req.repo:
-        return dict.fromkeys(settings.apply.releases, "no checkout (--repo): rendered manifests not checked")
-    root = Path(req.repo)
-    binary = helm.find_helm(req.helm, repo_dir=root)
     for name, rel in sorted(settings.apply.releases.items()):
         if binary is None:
             out[name] = helm.NOT_AVAILABLE
@@ -155,7 +175,7 @@ def _render_releases(req: ReportRequest, settings: Settings) -> dict[str, Any]:
         for doc in yaml.safe_load_all(text):
             if isinstance(doc, dict) and doc.get("kind"):
                 md = doc.setdefault("metadata", {})
-                if isinstance(md, dict) and not md.get("namespace") and doc["kind"] not in ("Namespace",):
+                if isinstance(md, dict) and not md.get("namespace") and doc["kind"] != "Namespace":
                     md["namespace"] = rel.namespace  # what `helm install -n` does
                 items.append(doc)
         posture = run_checks(
@@ -201,7 +221,7 @@ def run_report(req: ReportRequest) -> ReportOutcome:
         from aiops.security import run_checks
 
         live = run_checks(snapshot, settings.security.exemptions)
-        rendered = _render_releases(req, settings)
+        rendered = _render_releases(req, settings, forge)
         report = sec.build(
             date=date,
             cluster=cluster,
