@@ -82,15 +82,15 @@ def release_objects(*, restarts: int = 0) -> list[dict[str, Any]]:
     return items
 
 
-@pytest.fixture
-def cluster(fake_api: FakeApiServer, tmp_path: Path) -> tuple[FakeApiServer, str]:
+def seed_cluster(fake_api: FakeApiServer, tmp_path: Path) -> tuple[FakeApiServer, str]:
+    """The fake API holding a healthy release, and a kubeconfig whose context is the policy's cluster."""
     fake_api.load(release_objects())
     kc = fake_api.write_kubeconfig(tmp_path / "kubeconfig", context="minikube")
     return fake_api, str(kc)
 
 
-@pytest.fixture
-def helm_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def fake_helm_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """AIOPS_HELM → the fake helm (real helm behind it for template/version); returns its call log."""
     log = tmp_path / "helm.log"
     monkeypatch.setenv("AIOPS_HELM", str(FAKE_HELM))
     monkeypatch.setenv("FAKE_HELM_REAL", str(REAL_HELM))
@@ -98,6 +98,16 @@ def helm_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("FAKE_HELM_FAIL", raising=False)
     monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
     return log
+
+
+@pytest.fixture
+def cluster(fake_api: FakeApiServer, tmp_path: Path) -> tuple[FakeApiServer, str]:
+    return seed_cluster(fake_api, tmp_path)
+
+
+@pytest.fixture
+def helm_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return fake_helm_env(tmp_path, monkeypatch)
 
 
 def helm_calls(log: Path) -> list[list[str]]:

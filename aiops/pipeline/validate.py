@@ -206,7 +206,8 @@ def run_validate(
                 v.reasons.append(f"{name}: on hold; not validated")
                 continue
             rel = settings.apply.releases[name]
-            res = ReleaseResult(name, rel.namespace, str(rec.front.get("mode") or settings.apply.mode))
+            mode = "observe" if opts.observe else str(rec.front.get("mode") or settings.apply.mode)
+            res = ReleaseResult(name, rel.namespace, mode)
             v.releases.append(res)
             res.pre = pre_all.get(name) if isinstance(pre_all.get(name), dict) else None
             res.post = cluster.measure(name, rel.namespace)
