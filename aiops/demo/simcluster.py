@@ -988,8 +988,13 @@ class SimCluster:
                 f"the simulated cluster is changed through git only ({method} {path})",
             )
         if path == "/version":
-            body = {"major": "1", "minor": "31", "gitVersion": "v1.31.0-simulated", "platform": "linux/amd64"}
-            return 200, "application/json", json.dumps(body).encode()
+            version = {
+                "major": "1",
+                "minor": "31",
+                "gitVersion": "v1.31.0-simulated",
+                "platform": "linux/amd64",
+            }
+            return 200, "application/json", json.dumps(version).encode()
         segs = path.split("/")[1:]
         if segs[:2] == ["api", "v1"]:
             gv, rest = "v1", segs[2:]

@@ -135,9 +135,7 @@ class _Demo:
 
     def stamp(self) -> None:
         """Date the next git commits on the simulated clock (deterministic history)."""
-        when = self.now.strftime("%Y-%m-%dT%H:%M:%S+0000")
-        os.environ["GIT_AUTHOR_DATE"] = when
-        os.environ["GIT_COMMITTER_DATE"] = when
+        os.environ.update(_dates(self.now))
 
     def clock_text(self) -> str:
         return format_time(self.now) or ""
@@ -182,15 +180,9 @@ class _Demo:
             raise InputError("aiops demo: the package data aiops/data/gitops is missing (a broken install)")
         init_repository(self.repo)
         self.git = Git(self.repo)
-        self.stamp()
-        sha = self.git.commit_files(
-            None,
-            files,
-            "Import the Todo Chatbot's manifests and the aiops policy\n\n"
-            "The starting point of `aiops demo`: the charts and values aiops manages, and\n"
-            ".github/aiops.yaml (teams, tiers, SLAs, releases).\n",
-            author=("platform-team", "platform@example.com"),
-        )
+        # the repository existed before the incident: its import is dated a day before the snapshot
+        with _env(**_dates(start - timedelta(days=1))):
+            sha = self._import(files)
         self.git.update_ref("refs/heads/main", sha)
         self.git.run("read-tree", "-u", "--reset", "HEAD")
         # the simulated cluster runs this commit (the seed below): it is the last applied one
@@ -245,6 +237,16 @@ class _Demo:
                 f"helm: found ({helm}); not needed here — the simulator syncs the values files of main"
                 " itself (an Argo CD-like engine), and `aiops apply` runs in observe mode"
             )
+
+    def _import(self, files: Mapping[str, str]) -> str:
+        return self.git.commit_files(
+            None,
+            files,
+            "Import the Todo Chatbot's manifests and the aiops policy\n\n"
+            "The starting point of `aiops demo`: the charts and values aiops manages, and\n"
+            ".github/aiops.yaml (teams, tiers, SLAs, releases).\n",
+            author=("platform-team", "platform@example.com"),
+        )
 
     def values_of(self, release: str) -> Mapping[str, Any]:
         import yaml
@@ -476,8 +478,8 @@ class _Demo:
             self.approve_and_merge(n)
         if numbers:
             self.sync(list(self.settings.apply.releases))
-            self.sim.advance(120.0)
             self.apply()
+            self.validate()
         hpa = self.sim.get("HorizontalPodAutoscaler", "todo", "todo-backend")
         dep = self.sim.deployment_of("todo-backend", "todo")
         if hpa is not None and dep is not None:
@@ -588,12 +590,17 @@ class _Demo:
 
             self.say("")
             self.say("Audit: aiops audit over what the demo did (git log + history/ records)")
-            report.audit = audit(str(self.repo), self.settings, forge=self.forge, now=self.now)
+            report.audit = audit(str(self.repo), self.settings, since=self.t0, forge=self.forge, now=self.now)
         finally:
             self.sim.stop()
         report.elapsed_s = time.perf_counter() - started
         report.log = list(self.lines)
         return report
+
+
+def _dates(when: datetime) -> dict[str, str]:
+    text = when.strftime("%Y-%m-%dT%H:%M:%S+0000")
+    return {"GIT_AUTHOR_DATE": text, "GIT_COMMITTER_DATE": text}
 
 
 @contextlib.contextmanager
