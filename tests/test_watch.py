@@ -104,7 +104,7 @@ def env(sample_items: list[dict[str, Any]], sample_files: tuple[str, str], tmp_p
         watcher.open()
         watcher.start()
         wait_for(watcher.ready, "the watch streams to connect")
-        wait_for(lambda: any(ln.startswith("detected") for ln in lines), "the initial analysis")
+        wait_for(lambda: watcher.loop is not None and watcher.loop.passes >= 1, "the initial analysis")
         yield Env(fake, watcher, forge, held, lines)
     finally:
         watcher.close()
@@ -158,6 +158,31 @@ def test_one_proposal_and_one_dashboard_line_per_problem(env: Env) -> None:
     assert len(env.forge.find_proposals(state="all")) == 2  # backend rightsize + frontend config
     assert (env.forge.dashboard() or "").count("`OOMKilled`") == 1
     assert _metric(env, 'aiops_watch_detections_total{code="OOMKilled"}') == 1
+
+
+def test_a_rate_limited_proposal_waits_on_the_dashboard_and_is_retried(env: Env) -> None:
+    from aiops.pipeline.watch import ForgeSink
+    from aiops.settings import load_settings_text
+
+    assert env.watcher.loop is not None
+    assert len(env.forge.find_proposals(state="all")) == 1  # the frontend's config fix, at start
+    sink = ForgeSink(
+        env.forge, load_settings_text("proposals: {max_per_hour: 1}\n"), metrics=env.watcher.metrics
+    )
+    env.watcher.loop.sink = sink
+    env.fail_backend()
+    wait_for(lambda: "deferred (proposals.max_per_hour 1" in (env.forge.dashboard() or ""), "the deferral")
+    assert len(env.forge.find_proposals(state="all")) == 1
+    assert "OOMKilled Deployment/todo/todo-backend" in sink.pending
+
+    # the limit allows it again (an hour passed, say): the next quiet pass opens it, once
+    sink.settings = load_settings_text("proposals: {max_per_hour: 5}\n")
+    env.watcher.loop.retry_seconds = 0.0
+    wait_for(lambda: env.forge.find_proposals(key="rightsize-todo-deployment-todo-backend"), "the retry")
+    wait_for(lambda: not sink.pending, "the pending list to empty")
+    time.sleep(0.6)  # more quiet passes: nothing is owed, nothing more is opened
+    assert len(env.forge.find_proposals(state="all")) == 2
+    assert "| opened #2 |" in (env.forge.dashboard() or "")
 
 
 def test_it_resumes_from_its_resource_version_after_a_dropped_connection(env: Env) -> None:
@@ -239,6 +264,24 @@ def test_close_stops_streams_and_server(env: Env) -> None:
     assert not env.watcher.healthy() and not env.watcher.ready()
     with pytest.raises(urllib.error.URLError):
         _get(env, "/healthz")
+
+
+def test_a_forbidden_kind_is_a_note_not_a_failure(
+    sample_api: FakeApiServer, kubeconfig: str, tmp_path: Path
+) -> None:
+    sample_api.forbid("configmaps")
+    watcher = Watcher(
+        WatchOptions(kubeconfig=kubeconfig, metrics_port=None), forge=LocalForge(make_opsrepo(tmp_path))
+    )
+    try:
+        watcher.open()
+        wait_for(watcher.ready, "the watch streams to connect")
+        assert watcher.healthy()
+        assert watcher.watch.notes == ["cannot list configmaps (v1): HTTP 403"]
+        new, _ = watcher.once()  # the analyzers still run, without ConfigMap evidence
+        assert {d.code for d in new} >= {"OOMKilled", "CreateContainerConfigError"}
+    finally:
+        watcher.close()
 
 
 def test_cli_stops_gracefully_on_sigterm(

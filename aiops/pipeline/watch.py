@@ -90,8 +90,11 @@ class WatchLoop:
         self.detector = Detector()
         self.on_detect: list[Callable[[Detection], None]] = []
         self.beats = 0  # loop iterations (health: the loop is not stuck)
+        self.passes = 0  # analyses finished, the sink's part included
         self._logs: dict[tuple[str, str, str, int], str | None] = {}
         self._retry = False
+        self.retry_seconds = 300.0  # a deferred proposal or a forge error is tried again after this
+        self._last_pass = time.monotonic()
 
     # ---- one pass ------------------------------------------------------------------------
     def analyse(
@@ -105,7 +108,10 @@ class WatchLoop:
         bare = self.watch.snapshot(names)
         snap = dataclasses.replace(bare, logs=self._previous_logs(bare))
         diagnosis = redact_diagnosis(run_all(snap, namespaces=names), snap)
-        new, cleared = self.detector.update(diagnosis.findings, namespaces=names, at=snap.at, initial=initial)
+        new, cleared = self.detector.update(
+            diagnosis.findings, namespaces=names, at=snap.at, initial=initial, cluster=namespaces is None
+        )
+        self._last_pass = time.monotonic()
         active = self.detector.active()
         self.metrics.detected(new, active)
         self.metrics.analysed(time.monotonic() - received if received is not None else None)
@@ -115,7 +121,8 @@ class WatchLoop:
                 hook(d)
         for d in cleared:
             self.emit(f"cleared {d.code} {d.workload.namespace}/{d.workload.kind}/{d.workload.name}")
-        if self.sink is not None and (new or cleared or self._retry):
+        waiting = self.sink is not None and bool(getattr(self.sink, "pending", None))
+        if self.sink is not None and (new or cleared or self._retry or waiting):
             try:
                 for line in self.sink.handle(new, cleared, active, snap, diagnosis.findings):
                     self.emit(line)
@@ -124,6 +131,7 @@ class WatchLoop:
                 self.metrics.sink_error()
                 self._retry = True
                 self.emit(f"forge: {exc.message} (retried on the next change)")
+        self.passes += 1
         return new, cleared
 
     def step(self, timeout: float = 0.5) -> bool:
@@ -133,6 +141,9 @@ class WatchLoop:
         try:
             first = self.watch.changes.get(timeout=timeout)
         except queue.Empty:
+            owed = self._retry or bool(getattr(self.sink, "pending", None))
+            if owed and time.monotonic() - self._last_pass >= self.retry_seconds:
+                self.analyse(None)  # nothing changed, but a deferred proposal or a forge call is due
             return False
         batch: list[Change] = [first]
         deadline = time.monotonic() + self.debounce
@@ -215,7 +226,13 @@ class ForgeSink:
         self.clock = clock
         self.proposed: dict[str, str] = {}  # problem key → what was done (once per problem)
         self._pending: dict[str, Detection] = {}  # new problems not yet handed to the forge
+        self._deferred: dict[str, str] = {}  # problem key → why its proposal waits (rate limit)
         self._dashboard: str | None = None
+
+    @property
+    def pending(self) -> dict[str, Detection]:
+        """New problems whose proposal is still owed (deferred by a rate limit)."""
+        return self._pending
 
     def handle(
         self,
@@ -236,6 +253,7 @@ class ForgeSink:
         for key in list(self._pending):
             if key not in active_keys:
                 del self._pending[key]
+                self._deferred.pop(key, None)
         for d in cleared:
             self.proposed.pop(d.key, None)
         targets = {d.workload for d in self._pending.values()}
@@ -264,11 +282,14 @@ class ForgeSink:
                         by_target.setdefault(rec.target, []).append(
                             f"{line.action} #{line.number}" if line.number else line.action
                         )
-            deferred = {ln.key for ln in outcome.lines if ln.action == "deferred"}
+            deferred = {ln.key: ln.reason for ln in outcome.lines if ln.action == "deferred"}
             for key, d in list(self._pending.items()):
-                keys_for = {r.key for r in recs if r.target == d.workload}
-                if keys_for & deferred:
+                held = [deferred[r.key] for r in recs if r.target == d.workload and r.key in deferred]
+                if held:
+                    self.proposed.pop(key, None)
+                    self._deferred[key] = held[0]
                     continue  # the rate limit deferred it: try again on a later pass
+                self._deferred.pop(key, None)
                 done = by_target.get(d.workload)
                 self.proposed[key] = ", ".join(done) if done else "no change to propose"
                 del self._pending[key]
@@ -298,9 +319,16 @@ class ForgeSink:
                 f"| {d.finding.severity.value} | `{d.code}` | `{w.namespace}/{w.kind}/{w.name}` "
                 f"| {format_time(d.started_at) or '—'} | {format_time(d.detected_at)} "
                 f"| {f'{mttd:.0f}s' if mttd is not None and not d.initial else '—'} "
-                f"| {self.proposed.get(d.key, 'pending')} |"
+                f"| {self._state(d.key)} |"
             )
         return "\n".join(out) + "\n"
+
+    def _state(self, key: str) -> str:
+        if key in self.proposed:
+            return self.proposed[key]
+        if key in self._deferred:
+            return f"deferred ({self._deferred[key]})"
+        return "pending"
 
 
 class Watcher:

@@ -77,8 +77,10 @@ class Detector:
         namespaces: Iterable[str] | None,
         at: datetime,
         initial: bool = False,
+        cluster: bool = True,
     ) -> tuple[list[Detection], list[Detection]]:
-        """(new problems, cleared problems) after analysing `namespaces` (None = all) at `at`."""
+        """(new problems, cleared problems) after analysing `namespaces` (None = all) at `at`;
+        `cluster`: cluster-scoped objects (nodes) were analysed too, so their problems may clear."""
         scope = set(namespaces) if namespaces is not None else None
         seen: dict[str, Finding] = {}
         for f in findings:
@@ -112,7 +114,7 @@ class Detector:
                 new.append(det)
             for key, det in list(self._active.items()):
                 ns = det.finding.object.namespace
-                in_scope = scope is None or (ns in scope if ns else False)
+                in_scope = cluster if not ns else (scope is None or ns in scope)
                 if in_scope and key not in seen:
                     del self._active[key]
                     cleared.append(det)

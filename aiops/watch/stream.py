@@ -203,6 +203,7 @@ class ClusterWatch:
         self._open_lock = threading.Lock()
         self._rvs: dict[tuple[str, str | None], str | None] = {}
         self._watching = 0
+        self._given_up: set[str] = set()
 
     # ---- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -247,12 +248,16 @@ class ClusterWatch:
 
     def alive(self) -> bool:
         """Every stream thread still runs (health)."""
-        return not self._stop.is_set() and all(t.is_alive() for t in self._threads)
+        with self.stats.lock:
+            given_up = set(self._given_up)
+        return not self._stop.is_set() and all(t.is_alive() or t.name in given_up for t in self._threads)
 
     def ready(self) -> bool:
         """Listed, and every watch stream is connected (readiness)."""
+        if not self._threads or not self.alive():
+            return False
         with self.stats.lock:
-            return bool(self._threads) and self.alive() and self.stats.streams_up >= self._watching
+            return self.stats.streams_up >= self._watching
 
     def now(self) -> datetime:
         """The API server's clock (its `Date` header at connect, carried forward)."""
@@ -440,8 +445,12 @@ class ClusterWatch:
             except _Gone:
                 self.stats.count_restart("gone")
                 version = None
-            except _Refused as exc:
+            except _Refused as exc:  # 403/404 later on (RBAC changed): that kind is given up, noted
                 self.notes.append(str(exc))
+                with self.stats.lock:
+                    self._given_up.add(threading.current_thread().name)
+                    if kind.watch:
+                        self._watching -= 1
                 return
             except (_Transient, UnreachableError):
                 if self._stop.is_set():
