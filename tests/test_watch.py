@@ -29,7 +29,7 @@ from opsrepo import aiops, make_opsrepo
 
 from aiops.gitops.local import LocalForge
 from aiops.model.findings import Finding, Severity
-from aiops.model.k8s import ObjectRef, OwnerRef, parse_time
+from aiops.model.k8s import ObjectRef, OwnerRef, format_time, parse_time
 from aiops.pipeline.watch import Watcher, WatchOptions
 from aiops.watch import Detection, Detector, problem_key
 
@@ -146,6 +146,20 @@ def test_one_proposal_and_one_dashboard_line_per_problem(env: Env) -> None:
     )
     assert dashboard.count("`OOMKilled`") == 1
     assert dashboard.count("`CreateContainerConfigError`") == 1
+    # the recommendation record carries the failure's start and the watcher's detection (MTTD)
+    det = env.detected("OOMKilled", "Deployment/todo/todo-backend")
+    assert det is not None
+    (proposal,) = env.forge.find_proposals(key="rightsize-todo-deployment-todo-backend")
+    (record,) = [p for p in env.forge.list_files("history/prompts/", ref=proposal.branch) if proposal.id in p]
+    text = env.forge.read_file(record, ref=proposal.branch) or ""
+    assert (
+        "failure_started_at: '2026-11-25T09:58:52Z'" in text
+        or "failure_started_at: 2026-11-25T09:58:52Z" in text
+    )
+    assert (
+        f"detected_at: '{format_time(det.detected_at)}'" in text
+        or f"detected_at: {format_time(det.detected_at)}" in text
+    )
 
     # the pod keeps crashing: more restarts, a new event — the same problem, nothing new is opened
     pod = copy.deepcopy(next(o for o in env.held if o["kind"] == "Pod"))

@@ -31,7 +31,7 @@ from aiops.model import Snapshot
 from aiops.model.findings import Finding
 from aiops.model.k8s import format_time
 from aiops.settings import Settings
-from aiops.watch import Change, ClusterWatch, Detection, Detector, StatusServer, WatchMetrics
+from aiops.watch import Change, ClusterWatch, Detection, Detector, StatusServer, WatchMetrics, problem_key
 
 __all__ = ["DASHBOARD_SECTION", "ForgeSink", "ProblemSink", "WatchLoop", "WatchOptions", "Watcher"]
 
@@ -131,6 +131,10 @@ class WatchLoop:
                 self.metrics.sink_error()
                 self._retry = True
                 self.emit(f"forge: {exc.message} (retried on the next change)")
+            except Exception as exc:  # a forge library error we do not know: keep watching
+                self.metrics.sink_error()
+                self._retry = True
+                self.emit(f"forge: {type(exc).__name__}: {' '.join(str(exc).split())[:300]} (retried later)")
         self.passes += 1
         return new, cleared
 
@@ -169,7 +173,11 @@ class WatchLoop:
         """The initial analysis, then passes until `stop` is set."""
         self.analyse(None, initial=True)
         while not stop.is_set():
-            self.step(0.5)
+            try:
+                self.step(0.5)
+            except Exception as exc:  # one bad pass never ends the watcher; say it and go on
+                self.emit(f"error: analysis failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+                stop.wait(1.0)
 
     # ---- logs ----------------------------------------------------------------------------
     def _previous_logs(self, snap: Snapshot) -> dict[str, str]:
@@ -256,6 +264,12 @@ class ForgeSink:
                 self._deferred.pop(key, None)
         for d in cleared:
             self.proposed.pop(d.key, None)
+        # the PHR's detected_at is when the watcher first saw the problem, not this pass
+        seen = {d.key: d.detected_at for d in active}
+        findings = [
+            dataclasses.replace(f, detected_at=seen[problem_key(f)]) if problem_key(f) in seen else f
+            for f in findings
+        ]
         targets = {d.workload for d in self._pending.values()}
         gone = {d.workload for d in cleared} - {d.workload for d in active}
         if targets or gone:
