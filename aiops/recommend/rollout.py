@@ -10,8 +10,9 @@ names; else the highest revision) and judges only that ReplicaSet's pods:
 - **halt** (pause, a person decides; `kubectl rollout undo` is recommended) — any of: an OOMKill
   (H2), a crash/image/config state (H3), restarts (H4: a container restarted ≥ 2 times, or the new
   pods' restarts sum to ≥ max(2, ⌈10 % of replicas⌉)), a pod unschedulable for > 120 s (H5),
-  `ReplicaFailure=True` (H6), a pod not Ready within its readiness budget (probe initialDelay +
-  failureThreshold × period + 60 s, 180 s without a probe) or flapping Ready more than twice in
+  `ReplicaFailure=True` (H6), a pod not Ready for longer than its readiness budget since its
+  containers started or it dropped out of Ready (probe initialDelay + failureThreshold × period +
+  60 s, 180 s without a probe) or flapping Ready more than twice in
   10 min (H7), no increase of available new replicas for min(progressDeadlineSeconds, 300 s) across
   observations (H1, our own budget), and — when Prometheus figures are given — the new pods' error
   rate over `prometheus.error_rate_threshold` or p95 latency over `latency_p95_ms_threshold` for two
@@ -471,13 +472,19 @@ def _readiness_budget(pod: K8sObject, thresholds: RolloutThresholds) -> float:
     return budget + thresholds.readiness_slack_s
 
 
-def _pod_start(pod: K8sObject) -> datetime | None:
-    sched = condition(pod, "PodScheduled")
-    if sched is not None and sched.get("status") == "True":
-        t = parse_time(sched.get("lastTransitionTime"))
-        if t is not None:
-            return t
-    return parse_time(meta(pod).get("creationTimestamp"))
+def _containers_started(pod: K8sObject) -> datetime | None:
+    """When the last of the pod's containers started running (its readiness clock), or None while
+    one is still being created or waits (pulling, initializing: other rules judge those)."""
+    latest: datetime | None = None
+    statuses = dig(pod, "status", "containerStatuses", default=()) or ()
+    for cs in statuses:
+        if not isinstance(cs, dict):
+            continue
+        started = parse_time(dig(cs, "state", "running", "startedAt"))
+        if started is None:
+            return None
+        latest = started if latest is None or started > latest else latest
+    return latest
 
 
 def _unschedulable(pod: K8sObject) -> bool:
@@ -602,16 +609,22 @@ def _readiness_reasons(
             continue
         if dig(pod, "status", "phase") in ("Succeeded", "Failed"):
             continue
-        age = _seconds(at, _pod_start(pod))
-        budget = _readiness_budget(pod, thresholds)
-        if age is None:
+        started = _containers_started(pod)
+        if started is None:
+            if f"pod {pname}" not in already:
+                notes.append(f"pod {pname} still starting: {pod_state(pod)}")
             continue
+        # not Ready since its containers started, or since it dropped out of Ready, whichever is later
+        dropped = parse_time((condition(pod, "Ready") or {}).get("lastTransitionTime"))
+        since = max(started, dropped) if dropped is not None else started
+        age = (at - since).total_seconds()
+        budget = _readiness_budget(pod, thresholds)
         if age > budget and f"pod {pname}" not in already:
             reasons.append(
                 Reason(
                     "H7-readiness",
                     f"pod {pname}",
-                    f"not Ready {_dur(age)} after it was scheduled (budget {_dur(budget)})",
+                    f"not Ready for {_dur(age)} since {format_time(since)} (budget {_dur(budget)})",
                     (f"pod {pname}: {pod_state(pod)}",),
                 )
             )
