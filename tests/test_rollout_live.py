@@ -404,3 +404,19 @@ def test_secrets_quoted_from_logs_are_redacted(tmp_path: Path, capsys: pytest.Ca
         assert code == 1
         assert "postgres://app:" in out  # the log line is quoted as evidence ...
         assert "s3cr3t-pw" not in out  # ... with its password masked
+
+
+@pytest.mark.parametrize(
+    ("target", "code", "decision"),
+    [("deploy/coredns", 0, "done"), ("deploy/todo-backend", 1, "halt"), ("deploy/todo-frontend", 1, "undo")],
+)
+def test_bundled_sample_cluster(
+    sample_files: tuple[str, str], capsys: pytest.CaptureFixture[str], target: str, code: int, decision: str
+) -> None:
+    cluster, logs = sample_files
+    got, out, _ = run(capsys, target, "--snapshot", cluster, "--logs", logs, "-o", "json")
+    data = json.loads(out)
+    assert (got, data["decision"]["decision"]) == (code, decision)
+    if decision == "undo":  # the frontend's new ReplicaSet misses a ConfigMap key; revision 4 is the way back
+        assert data["decision"]["previous"] == {"replicaset": "todo-frontend-6b7c8d9f5", "revision": "4"}
+        assert "CreateContainerConfigError" in data["decision"]["findings"]
