@@ -502,3 +502,44 @@ def test_kubectl_mode_failed_rollout_reapplies_the_previous_commit(
     assert dep["status"]["availableReplicas"] == 3
     assert list(holds(forge)) == [REL]
     assert [p.meta.get("revert_of") for p in forge.find_proposals(state="open")] == [n]
+
+
+def test_every_pr_merged_since_the_last_apply_is_accounted_and_recorded(
+    tmp_path: Path, cluster: tuple[FakeApiServer, str], helm_log: Path
+) -> None:
+    _, kc = cluster
+    repo = make_opsrepo(tmp_path)
+    forge = LocalForge(repo)
+    n1 = propose_scale(forge, 3)
+    approve_gate_merge(forge, n1)
+    n2 = propose_scale(forge, 4, key="scale-todo-deployment-todo-backend-b")
+    approve_gate_merge(forge, n2)  # both merged while no apply ran (a replaced pending run)
+
+    report = run_apply(forge, Git(repo), opts(repo, kc), runtime())
+
+    assert report.prs == [n1, n2]
+    assert len(helm_calls(helm_log)) == 1  # main HEAD is applied once
+    recs = records(repo, "execution")
+    assert sorted(r.front["pr"]["number"] for r in recs.values()) == [n1, n2]
+    assert {r.front["applied_commit"] for r in recs.values()} == {report.head}
+    for n in (n1, n2):
+        assert sum("aiops:comment:metrics" in c.body for c in forge.comments(n)) == 1
+
+
+def test_reverts_made_with_the_github_button_are_recognised() -> None:
+    from aiops.gitops.forge import Proposal
+    from aiops.pipeline.apply import button_revert_of
+
+    button = Proposal(
+        9,
+        'Revert "Scale todo-backend"',
+        "Reverts acme/ops#12\n",
+        "revert-12-aiops/x",
+        "main",
+        "a",
+        "merged",
+        "bob",
+    )
+    by_branch = Proposal(10, "undo", "", "revert-7-aiops/y", "main", "b", "merged", "bob")
+    other = Proposal(11, "Scale", "Scale up. Reverts nothing", "aiops/scale", "main", "c", "merged", "bob")
+    assert [button_revert_of(p) for p in (button, by_branch, other)] == [12, 7, None]

@@ -21,8 +21,10 @@ One run:
 4. **Failure path** — a failed apply, a halted rollout or a regressed verdict rolls the release back
    (helm rollback, or re-apply of the previous commit; argocd/flux: git-first, nothing written to
    the cluster), puts it on **hold** (a `history/holds/` record + the dashboard's `holds` section;
-   the next run skips it until the revert merges or `--resume RELEASE`) and opens the revert PR of
-   each PR involved (`aiops rollback`'s pipeline).
+   the next run skips it until the revert merges or `--resume RELEASE`) and opens the revert PR of the
+   newest PR involved (`aiops rollback`'s pipeline; when several PRs touching the release were
+   merged since the last apply, the others are named on the hold — the re-apply after the revert
+   tells whether the newest one was the culprit).
 5. **Reporting** — one metrics comment per PR (`<!-- aiops:comment:metrics -->`) and one
    `execution` record per PR (approvals from the forge's reviews, `approved_at`, `merged_at`,
    `applied_at`, pre/post metrics, verdict, outcome), pushed per `apply.records`: a commit on the
@@ -203,6 +205,25 @@ def _first_parent_commits(git: Git, since: str | None, head: str) -> list[str]:
         args = ["rev-list", "--first-parent", "--reverse", "--max-count=1", head]
     out = git.run(*args)
     return [ln for ln in out.splitlines() if ln]
+
+
+_REVERT_BODY = re.compile(r"^Reverts (?P<repo>[\w.-]+/[\w.-]+)?#(?P<num>\d+)\b", re.M)
+_REVERT_HEAD = re.compile(r"^revert-(?P<num>\d+)-")
+
+
+def button_revert_of(p: Proposal) -> int | None:
+    """The PR a revert made with GitHub's Revert button undoes (body `Reverts o/r#N`, branch
+    `revert-N-…`), so its merge lifts a hold like an `aiops rollback` revert does."""
+    m = _REVERT_BODY.search(p.body or "") or _REVERT_HEAD.match(p.branch or "")
+    return int(m.group("num")) if m else None
+
+
+def _bootstrap_base(git: Git, head: str, by_merge: Mapping[str, Proposal]) -> str | None:
+    """No applied state yet: start before the oldest PR merge on main's first-parent line (so every
+    merged PR is accounted and any later direct commit is refused); None when there is none."""
+    line = [ln for ln in git.run("rev-list", "--first-parent", head).splitlines() if ln]
+    merges = [c for c in line if c in by_merge]
+    return git.rev(f"{merges[-1]}^1") if merges else None
 
 
 def _changed_paths(git: Git, commit: str) -> list[str]:
@@ -899,8 +920,12 @@ def run_apply(
         )
 
     # 1. every commit since the last applied one: through a merged PR with a passing gate, or refused
-    commits = _first_parent_commits(git, since, head) if since != head else []
     by_merge = {p.merge_sha: p for p in forge.find_proposals(state="merged") if p.merge_sha}
+    if since is None:
+        since = _bootstrap_base(git, head, by_merge)
+        if since is not None:
+            report.notes.append(f"first apply: accounting from the first merged PR on (after {since[:12]})")
+    commits = _first_parent_commits(git, since, head) if since != head else []
     prs: list[Proposal] = []
     refusals: list[str] = []
     for c in commits:
@@ -937,6 +962,7 @@ def run_apply(
         for p in forge.find_proposals(state="merged")
         if isinstance(p.meta.get("revert_of"), int)
     }
+    merged_reverts.update(n for p in prs if (n := button_revert_of(p)) is not None)
     for name, h in list(current_holds.items()):
         reason = None
         if opts.resume == name:
@@ -1010,6 +1036,9 @@ def run_apply(
         back = cluster.roll_back(name, since, res)
         res.outcome = "rolled-back" if back else "failed"
         involved = [p for p in prs if name in _releases_of(forge, p, settings)] or prs
+        if len(involved) > 1:  # the newest change is reverted first; a re-apply tells whether it was all
+            why += "; also merged since the last apply: " + ", ".join(f"#{p.number}" for p in involved[:-1])
+            involved = involved[-1:]
         path, text = hold_file(name, "held", now, why, prs=[p.number for p in involved], by=bot)
         record_files[path] = text
         current_holds[name] = Hold(
