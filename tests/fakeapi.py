@@ -56,6 +56,9 @@ RESOURCES: tuple[tuple[str, str, str, bool], ...] = (
     ("rbac.authorization.k8s.io/v1", "clusterrolebindings", "ClusterRoleBinding", False),
     ("metrics.k8s.io/v1beta1", "pods", "PodMetrics", True),
     ("metrics.k8s.io/v1beta1", "nodes", "NodeMetrics", False),
+    # GitOps engines' custom resources (aiops apply in argocd/flux observe mode reads their status)
+    ("argoproj.io/v1alpha1", "applications", "Application", True),
+    ("kustomize.toolkit.fluxcd.io/v1", "kustomizations", "Kustomization", True),
 )
 _REVISION = "deployment.kubernetes.io/revision"
 _BY_KIND = {(gv, kind): (gv, plural) for gv, plural, kind, _ in RESOURCES}

@@ -543,3 +543,57 @@ def test_reverts_made_with_the_github_button_are_recognised() -> None:
     by_branch = Proposal(10, "undo", "", "revert-7-aiops/y", "main", "b", "merged", "bob")
     other = Proposal(11, "Scale", "Scale up. Reverts nothing", "aiops/scale", "main", "c", "merged", "bob")
     assert [button_revert_of(p) for p in (button, by_branch, other)] == [12, 7, None]
+
+
+def argocd_app(revision: str, *, health: str = "Healthy") -> dict[str, Any]:
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": REL, "namespace": "argocd", "uid": "app-uid", "creationTimestamp": f.ts(-600)},
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": "https://github.com/acme/ops", "path": "manifests/charts/todo-backend"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": NS},
+            "syncPolicy": {"automated": {"prune": True, "selfHeal": True}},
+        },
+        "status": {
+            "sync": {"status": "Synced", "revision": revision},
+            "health": {"status": health},
+        },
+    }
+
+
+@pytest.mark.parametrize("health", ["Healthy", "Degraded"])
+def test_argocd_mode_waits_for_the_synced_revision_and_rolls_back_through_git(
+    tmp_path: Path, cluster: tuple[FakeApiServer, str], helm_log: Path, health: str
+) -> None:
+    fake, kc = cluster
+    policy = (
+        (ROOT / ".github" / "aiops.yaml").read_text(encoding="utf-8").replace("mode: helm ", "mode: argocd")
+    )
+    repo = make_opsrepo(tmp_path, policy=policy)
+    forge = LocalForge(repo)
+    before = forge.base_sha()
+    fake.add(argocd_app(before))
+    n = propose_scale(forge, 3)
+    head = approve_gate_merge(forge, n)
+    polls: list[float] = []
+
+    def engine_syncs(seconds: float) -> None:  # Argo CD picks the commit up after the first poll
+        polls.append(seconds)
+        fake.upsert(argocd_app(head, health=health))
+
+    report = run_apply(forge, Git(repo), opts(repo, kc), runtime(on_sleep=engine_syncs))
+
+    [res] = report.releases
+    assert res.mode == "argocd" and polls  # it waited for the engine
+    assert not [r for r in fake.requests if r.method != "GET"]  # observe mode never writes
+    assert helm_calls(helm_log) == []
+    if health == "Healthy":
+        assert res.outcome == "success" and f"revision {head}" in res.detail
+        assert [r.front["outcome"] for r in records(repo, "execution").values()] == ["success"]
+    else:
+        assert res.outcome == "rolled-back"
+        assert res.rollback is not None and res.rollback.startswith("git-first")
+        assert list(holds(forge)) == [REL]
+        assert [p.meta.get("revert_of") for p in forge.find_proposals(state="open")] == [n]
