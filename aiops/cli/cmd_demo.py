@@ -26,7 +26,7 @@ SCENARIO_CHOICES = ("a", "b", "c", "d", "all")
     "scenarios",
     type=click.Choice(SCENARIO_CHOICES),
     multiple=True,
-    help="Run only these scenarios (repeatable; default: all).",
+    help="Run only these scenarios (repeatable; default: all); b, c, d run after a (it repairs the app).",
 )
 @click.option("-o", "--output", type=click.Choice(("text", "json")), default="text", show_default=True)
 def command(*, workdir: str | None, scenarios: tuple[str, ...], output: str) -> None:

@@ -330,6 +330,12 @@ class SimCluster:
             )
         ]
 
+    def current_replicaset_name(self, release: str, namespace: str) -> str | None:
+        """The name of the release Deployment's current ReplicaSet (None when there is none)."""
+        dep = self.deployment_of(release, namespace)
+        rs = self._current_rs(dep) if dep is not None else None
+        return str(rs["metadata"]["name"]) if rs is not None else None
+
     def _current_rs(self, dep: dict[str, Any]) -> dict[str, Any] | None:
         rev = (dep["metadata"].get("annotations") or {}).get(REVISION)
         for rs in self._rs_of(dep):
