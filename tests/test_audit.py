@@ -201,8 +201,11 @@ def test_every_kpi_with_its_basis_from_git_and_records(history_repo: Path) -> No
     assert (tiers["critical"]["median_minutes"], tiers["critical"]["within_sla"]) == (150.0, 0)
     assert tiers["critical"]["sla_minutes"] == 120 and tiers["low"]["median_minutes"] == 2.0
     comp = data["compliance"]
-    assert (comp["compliant"], comp["count"], comp["value_percent"]) == (1, 2, 50.0)
-    assert comp["non_compliant"] == [{"id": "20261121-config-b", "missing": ["execution"]}]
+    # A is compliant; B lacks its execution record; the ghost merge (an unknown file: critical) has none
+    assert (comp["compliant"], comp["count"], comp["value_percent"]) == (1, 3, 33.3)
+    assert comp["non_compliant"][0] == {"id": "20261121-config-b", "missing": ["execution"]}
+    assert comp["non_compliant"][1]["missing"] == ["recommendation", "execution"]
+    assert "+ 1 merged medium/critical changes without records" in comp["basis"]
     assert data["actionable"]["merged"] == 3 and data["actionable"]["closed"] is None
     assert "unknown without a forge" in data["actionable"]["basis"]
     rb = data["rollbacks"]
@@ -301,6 +304,27 @@ def test_cli_prints_every_kpi_with_its_basis(history_repo: Path) -> None:
     res = runner.invoke(cli, ["audit", "--repo", str(history_repo), "-o", "json"])
     assert set(json.loads(res.output)) >= KEYS
     res = runner.invoke(cli, ["audit", "--repo", str(history_repo), "-o", "markdown", "--retention"])
-    assert res.output.startswith("# aiops audit: main") and "| PHR compliance | 50.0 % |" in res.output
+    assert res.output.startswith("# aiops audit: main") and "| PHR compliance | 33.3 % |" in res.output
     res = runner.invoke(cli, ["audit", "--repo", str(history_repo), "--since", "yesterday"])
     assert isinstance(res.exception, InputError) and "--since 'yesterday'" in str(res.exception)
+
+
+def test_a_persons_merge_is_a_gap_only_when_its_tier_is_medium_or_critical(repo: Path) -> None:
+    values = "manifests/environments/minikube/todo-backend.yaml"
+    (repo / values).parent.mkdir(parents=True)
+    (repo / values).write_text("replicaCount: 1\nresources:\n  requests:\n    memory: 128Mi\n")
+    commit_all(repo, "values (bootstrap)")
+    merge_branch(
+        repo, 1, "dave/scale", None, {values: "replicaCount: 2\nresources:\n  requests:\n    memory: 128Mi\n"}
+    )
+    data = audit(str(repo), Settings())
+    merges = [g for g in data["gaps"] if g["type"] == "merged-without-records"]
+    assert merges == [] and data["compliance"]["count"] == 0  # a replica change of +1 is low tier
+    merge_branch(
+        repo, 2, "dave/memory", None, {values: "replicaCount: 2\nresources:\n  requests:\n    memory: 64Mi\n"}
+    )
+    data = audit(str(repo), Settings())
+    (gap,) = [g for g in data["gaps"] if g["type"] == "merged-without-records"]
+    assert "(medium tier)" in gap["detail"]
+    assert (data["compliance"]["count"], data["compliance"]["value_percent"]) == (1, 0.0)
+    assert data["toil"]["manual_changes"] == 3  # the bootstrap commit and both merges of a person

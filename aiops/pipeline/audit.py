@@ -74,6 +74,7 @@ class Commit:
     subject: str
     aiops_ids: tuple[str, ...]
     changes: tuple[tuple[str, str], ...]  # (status letter, path) against the first parent
+    tier: str | None = None  # of a merge without records: `aiops.policy.classify` of its diff
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -168,7 +169,31 @@ def _parse_log(out: str) -> list[Commit]:
     return commits
 
 
-def read_history(repo: str, ref: str | None = None, *, forge: Any = None) -> History:
+def _unrecorded_merge(c: Commit, recorded: set[str]) -> bool:
+    touches = any(p.startswith(MANIFESTS) for p in c.paths)
+    return touches and len(c.parents) > 1 and not set(c.aiops_ids) & recorded
+
+
+def _with_tier(git: Any, c: Commit, settings: Settings) -> Commit:
+    """The risk tier of a merge's changes against its first parent (pure classifier, DESIGN §4.6)."""
+    import dataclasses
+
+    from aiops.model.changes import ChangeSet, FileChange
+    from aiops.policy.tiers import ClassifyContext, classify
+
+    files = tuple(
+        FileChange(path, git.show(c.parents[0], path), git.show(c.sha, path)) for _, path in c.changes
+    )
+    try:
+        tier = classify(ChangeSet(files, author=c.author), ClassifyContext.from_settings(settings)).tier
+    except InputError:
+        tier = "critical"  # unreadable YAML in manifests/: the classifier's own rule for unknown files
+    return dataclasses.replace(c, tier=tier)
+
+
+def read_history(
+    repo: str, ref: str | None = None, *, forge: Any = None, settings: Settings | None = None
+) -> History:
     """Records at `ref` (default: main, else HEAD) and its first-parent log, through real git."""
     from aiops.gitops.git import Git
     from aiops.phr.render import parse_record
@@ -185,7 +210,13 @@ def read_history(repo: str, ref: str | None = None, *, forge: Any = None) -> His
     commits = _parse_log(out)
     records: list[Record] = []
     unreadable: list[str] = []
-    for path in git.ls_files(ref, PROMPTS):
+    paths = git.ls_files(ref, PROMPTS)
+    recorded = {p.rsplit("/", 1)[-1].split("--", 1)[0] for p in paths}
+    commits = [
+        _with_tier(git, c, settings) if _unrecorded_merge(c, recorded) and settings is not None else c
+        for c in commits
+    ]
+    for path in paths:
         if not path.endswith(".md"):
             continue
         text = git.show(ref, path) or ""
@@ -335,13 +366,22 @@ def compute(history: History, settings: Settings, *, since: datetime | None = No
         for d in risky
         if d not in compliant
     ]
+    recorded_ids = {r.id for r in history.records}
+    unrecorded = [
+        c
+        for c in commits
+        if c.tier in ("medium", "critical") and len(c.parents) > 1 and not set(c.aiops_ids) & recorded_ids
+    ]
+    missing += [{"commit": c.sha, "missing": ["recommendation", "execution"]} for c in unrecorded]
+    total = len(risky) + len(unrecorded)
     out["compliance"] = {
-        "value_percent": round(100.0 * len(compliant) / len(risky), 1) if risky else 0.0,
+        "value_percent": round(100.0 * len(compliant) / total, 1) if total else 0.0,
         "compliant": len(compliant),
-        "count": len(risky),
+        "count": total,
         "non_compliant": missing,
         "target": TARGET_TEXT["compliance"],
-        "basis": f"{len(risky)} merged medium/critical decisions of {n}; {window}",
+        "basis": f"{len(risky)} merged medium/critical decisions of {n} + {len(unrecorded)} merged "
+        f"medium/critical changes without records; {window}",
     }
 
     # actionable
@@ -499,12 +539,13 @@ def gaps(history: History, decisions: Sequence[Decision], commits: Sequence[Comm
                     "under history/prompts/",
                 }
             )
-        elif touches and len(c.parents) > 1 and not c.aiops_ids:
+        elif touches and len(c.parents) > 1 and not c.aiops_ids and c.tier in ("medium", "critical"):
             out.append(
                 {
                     "type": "merged-without-records",
                     "commit": c.sha,
-                    "detail": f"merge {c.sha[:12]} changed manifests/ and carries no Aiops-Id (no record)",
+                    "detail": f"merge {c.sha[:12]} ({c.tier} tier) changed manifests/ and carries no "
+                    "Aiops-Id: no record",
                 }
             )
         for status, path in c.changes:
@@ -551,7 +592,7 @@ def audit(
     now: datetime | None = None,
     with_retention: bool = False,
 ) -> dict[str, Any]:
-    history = read_history(repo, ref, forge=forge)
+    history = read_history(repo, ref, forge=forge, settings=settings)
     out = compute(history, settings, since=since)
     if with_retention:
         out["retention"] = retention(history, settings, now or datetime.now(UTC))
