@@ -284,6 +284,11 @@ def test_failed_upgrade_is_rolled_back_held_and_reverted(
     assert held.prs == [n2] and held.releases == []
     assert held.skipped and held.skipped[0].startswith("todo-backend: on hold")
     assert [c[0] for c in helm_calls(helm_log)] == ["upgrade", "history", "rollback"]
+    pending = [r for r in records(repo, "execution").values() if r.front["pr"]["number"] == n2]
+    assert [r.front["outcome"] for r in pending] == ["pending"]
+    assert "todo-backend is on hold" in next(
+        c.body for c in forge.comments(n2) if "comment:metrics" in c.body
+    )
 
     # --resume lifts the hold and re-applies HEAD
     resumed = run_apply(forge, Git(repo), opts(repo, kc, resume=REL), runtime(NOW + timedelta(minutes=5)))

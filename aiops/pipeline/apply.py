@@ -479,13 +479,14 @@ def execution_record(
     settings: Settings,
     head: str,
     now: datetime,
+    held: Sequence[str] = (),
 ) -> PhrRecord:
     from aiops.phr.render import fence
 
     rid = record_id_of(p)
     base = _recommendation_front(forge, rid)
     approvals = _approvals(forge, p, settings)
-    outcome = _combined_outcome(results)
+    outcome = "pending" if held and not results else _combined_outcome(results)
     verdicts = [r.verdict for r in results if r.verdict]
     verdict = (
         "regressed"
@@ -527,7 +528,11 @@ def execution_record(
         for x in r.reverts:
             lines.append(f"  - revert proposal #{x.get('number')} ({x.get('action')})")
     if not results:
-        lines.append("- no release of this PR needed applying (already applied or held)")
+        lines.append(
+            f"- not applied: {', '.join(held)} on hold (applied when the hold is lifted)"
+            if held
+            else "- no release of this PR needed applying"
+        )
     commands = [c for r in results for c in r.commands]
     execution = "\n".join(lines)
     if commands:
@@ -554,7 +559,9 @@ def _combined_outcome(results: Sequence[ReleaseResult]) -> str:
     return "success"
 
 
-def metrics_comment(p: Proposal, results: Sequence[ReleaseResult], head: str) -> str:
+def metrics_comment(
+    p: Proposal, results: Sequence[ReleaseResult], head: str, held: Sequence[str] = ()
+) -> str:
     from aiops.phr.render import escape_text
 
     lines = [f"### aiops apply: {_combined_outcome(results)}", "", f"`main` {head[:12]} applied."]
@@ -575,7 +582,13 @@ def metrics_comment(p: Proposal, results: Sequence[ReleaseResult], head: str) ->
         for x in r.reverts:
             lines.append(f"Revert proposal #{x.get('number')} ({x.get('action')}).")
     if not results:
-        lines += ["", "No release of this PR needed applying."]
+        lines += [
+            "",
+            f"Not applied: {', '.join(held)} is on hold after a failed change; "
+            "`aiops apply --resume RELEASE` or the merged revert lifts it."
+            if held
+            else "No release of this PR needed applying.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -1049,9 +1062,11 @@ def run_apply(
 
     # 5. comments, records, state
     for p in prs:
-        mine = [r for r in report.releases if r.release in _releases_of(forge, p, settings)]
-        forge.upsert_comment(p.number, METRICS_COMMENT, metrics_comment(p, mine, head))
-        rec = execution_record(forge, p, mine, settings=settings, head=head, now=now)
+        touched = _releases_of(forge, p, settings)
+        mine = [r for r in report.releases if r.release in touched]
+        held = [r for r in touched if r in current_holds and r not in {x.release for x in mine}]
+        forge.upsert_comment(p.number, METRICS_COMMENT, metrics_comment(p, mine, head, held))
+        rec = execution_record(forge, p, mine, settings=settings, head=head, now=now, held=held)
         from aiops.phr import render_record
 
         if forge.read_file(rec.path) is not None:
