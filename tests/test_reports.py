@@ -315,3 +315,20 @@ def test_security_in_cluster_renders_the_charts_through_the_forge_without_a_chec
         assert posture.checked >= 1 and posture.critical == ()
     missing = reports._render_releases(ReportRequest(kind="security"), reports.Settings())
     assert set(missing.values()) == {"no checkout (--repo) and no forge: not rendered"}
+
+
+def test_dashboard_says_how_many_critical_findings_an_exemption_hid(repo: Path) -> None:
+    (repo / ".github").mkdir()
+    (repo / ".github" / "aiops.yaml").write_text(
+        "security:\n  exemptions:\n"
+        "    - {check: privileged, namespace: kube-system, name: kube-proxy, reason: cni}\n"
+    )
+    out = run_report(ReportRequest(kind="security", repo=str(repo), forge="local"))
+    assert out.report.front["counts"]["critical"] == 0 and out.report.front["exempted_critical"] == 1
+    board = LocalForge(repo).dashboard() or ""
+    assert "No critical finding." in board
+    assert "1 critical finding(s) exempted" in board
+    assert (
+        "| `privileged` | `kube-system/DaemonSet/kube-proxy` | security.exemptions privileged"
+        in out.report.body
+    )

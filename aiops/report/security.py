@@ -60,6 +60,7 @@ def build(
         "checked_objects": live.checked,
         "counts": live.counts(),
         "exempted": len(live.exempted),
+        "exempted_critical": sum(1 for e in live.exempted if e.finding.severity == "critical"),
         "previous": previous.get("date") if previous else None,
         "score_change": None if live.score is None or prev_score is None else live.score - int(prev_score),
         "rendered": rendered_front,
@@ -133,8 +134,16 @@ def dashboard_section(report: Report, path: str | None, live: Posture) -> str:
     crit = live.critical
     where = f" (report: `{path}`)" if path else ""
     head = f"### Security posture {report.date}: score {report.front.get('score')}{where}"
+    # an annotation anyone who can edit the workload may add hides a finding: say how many were hidden
+    hidden = report.front.get("exempted_critical") or 0
+    tail = (
+        [f"{hidden} critical finding(s) exempted (listed with their reason in the report)."] if hidden else []
+    )
     if not crit:
-        return f"{head}\n\nNo critical finding."
+        return "\n\n".join([head, "No critical finding.", *tail])
     items = [f"- [ ] {cell(f.check)} {cell(str(f.object))}: {escape_text(f.message)}" for f in crit[:50]]
     more = [f"- … {len(crit) - 50} more"] if len(crit) > 50 else []
-    return "\n".join([head, "", f"{len(crit)} critical finding(s):", "", *items, *more])
+    lines = [head, "", f"{len(crit)} critical finding(s):", "", *items, *more]
+    if tail:
+        lines += ["", *tail]
+    return "\n".join(lines)
