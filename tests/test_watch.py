@@ -405,3 +405,142 @@ def test_detector_one_problem_per_code_and_workload_and_scope() -> None:
     # it comes back: a new problem again
     new, _ = det.update([a], namespaces=["todo"], at=at + timedelta(seconds=20))
     assert [d.key for d in new] == ["OOMKilled Deployment/todo/api"]
+
+
+# ---- through the GitHub forge: files and policy read through the API, no checkout ---------------
+
+
+class FakeGitHub:
+    """A stateful stand-in for the REST endpoints the GitHub forge uses (via `responses`)."""
+
+    def __init__(self, rsps: Any, files: dict[str, str]) -> None:
+        import re as _re
+
+        import ghpayloads as gh
+
+        self.gh, self.files, self.pulls, self.issues = gh, files, [], []  # type: ignore[var-annotated]
+        self.calls: list[str] = []
+        base = _re.escape(gh.M)
+        for method in ("GET", "POST", "PUT", "PATCH"):
+            rsps.add_callback(method, _re.compile(base + r"(/.*)?$"), callback=self.answer)
+
+    def answer(self, request: Any) -> tuple[int, dict[str, str], str]:
+        import json as _json
+        from urllib.parse import parse_qs, unquote, urlsplit
+
+        gh = self.gh
+        parts = urlsplit(str(request.url))
+        path = unquote(parts.path).removeprefix(f"/repos/{gh.REPO}")
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        body = _json.loads(request.body) if request.body else None
+        self.calls.append(f"{request.method} {path}")
+        ok = 201 if request.method == "POST" else 200
+
+        def reply(data: Any, status: int = ok) -> tuple[int, dict[str, str], str]:
+            return status, {"Content-Type": "application/json"}, _json.dumps(data)
+
+        if request.method == "GET" and path == "":
+            return reply(
+                {
+                    "id": 10,
+                    "name": gh.NAME,
+                    "full_name": gh.REPO,
+                    "default_branch": "main",
+                    "url": gh.R,
+                    "html_url": f"{gh.HTML}/{gh.REPO}",
+                    "owner": gh.user(gh.OWNER, 2),
+                }
+            )
+        if request.method == "GET" and path.startswith("/contents/"):
+            name = path.removeprefix("/contents/")
+            if name in self.files:
+                return reply(gh.content(name, self.files[name]))
+            return reply(gh.error("Not Found"), 404)
+        if path == "/pulls" and request.method == "GET":
+            found = [p for p in self.pulls if query.get("state") in (None, "all", p["state"])]
+            if "head" in query:
+                found = [p for p in found if f"{gh.OWNER}:{p['head']['ref']}" == query["head"]]
+            return reply(found)
+        if path == "/pulls" and request.method == "POST":
+            pr = gh.pr(len(self.pulls) + 1, branch=body["head"], body=body["body"], title=body["title"])
+            self.pulls.append(pr)
+            return reply(pr)
+        if path.startswith("/git/ref/heads/"):
+            return reply(gh.ref(path.removeprefix("/git/ref/"), gh.sha("a")))
+        if path.startswith("/git/commits/"):
+            return reply(gh.git_commit(gh.sha("a"), gh.sha("b")))
+        if path == "/git/trees":
+            return reply(gh.tree(gh.sha("d"), []))
+        if path == "/git/commits":
+            return reply(gh.git_commit(gh.sha("c"), gh.sha("d"), (gh.sha("a"),)))
+        if path == "/git/refs":
+            return reply(gh.ref(body["ref"].removeprefix("refs/"), gh.sha("c")))
+        if path.startswith("/labels/"):
+            return reply(gh.label(path.removeprefix("/labels/")))
+        if path.endswith("/labels") and request.method == "PUT":
+            return reply([gh.label(n) for n in body])
+        if path.endswith("/requested_reviewers"):
+            return reply(self.pulls[int(path.split("/")[2]) - 1])
+        if path == "/issues" and request.method == "GET":
+            return reply(self.issues)
+        if path == "/issues" and request.method == "POST":
+            self.issues.append(gh.issue(100 + len(self.issues), body["body"], title=body["title"]))
+            return reply(self.issues[-1])
+        if path.startswith("/issues/") and request.method == "PATCH":
+            issue = next(i for i in self.issues if i["number"] == int(path.split("/")[2]))
+            issue["body"] = body["body"]
+            return reply(issue)
+        return reply(gh.error(f"the fake GitHub does not serve {request.method} {path}"), 404)
+
+
+def test_through_the_github_forge_the_policy_and_files_are_read_through_the_api(
+    sample_api: FakeApiServer, kubeconfig: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    responses = pytest.importorskip("responses")
+    from github import Auth, Github
+
+    from aiops.gitops.github_forge import GitHubForge
+
+    values = "manifests/environments/minikube/todo-backend.yaml"
+    front = "manifests/environments/minikube/todo-frontend.yaml"
+    files = {
+        ".github/aiops.yaml": "namespaces: [todo]\nproposals: {max_open: 5, max_per_hour: 3}\n",
+        values: (ROOT / values).read_text(),
+        front: (ROOT / front).read_text(),
+    }
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)  # an empty directory: nothing is read from a checkout
+    client = Github(
+        auth=Auth.Token("t"),
+        lazy=True,
+        retry=None,
+        seconds_between_requests=None,
+        seconds_between_writes=None,
+    )
+    forge = GitHubForge(client, "acme/deploy", base="main", sleep=lambda s: None)
+    lines: list[str] = []
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        hub = FakeGitHub(rsps, files)
+        options = WatchOptions(kubeconfig=kubeconfig, metrics_port=None, policy_namespaces=True)
+        watcher = Watcher(options, forge=forge, emit=lines.append)
+        try:
+            watcher.open()
+            assert watcher.settings is not None and watcher.settings.proposals.max_per_hour == 3
+            assert watcher.watch.namespaces == ("todo",)  # the policy's namespaces, read through the API
+            new, _ = watcher.once()
+        finally:
+            watcher.close()
+    assert {d.code for d in new} == {"OOMKilled", "CreateContainerConfigError", "RolloutStuck"}
+    assert hub.calls[0] == "GET /contents/.github/aiops.yaml"
+    assert f"GET /contents/{values}" in hub.calls
+    opened = [(p["number"], p["head"]["ref"]) for p in hub.pulls]
+    assert opened == [
+        (1, "aiops/rightsize-todo-deployment-todo-backend"),
+        (2, "aiops/config-todo-deployment-todo-frontend"),
+    ], (lines, hub.calls)
+    assert hub.calls.count("POST /git/commits") == 2  # one commit per proposal, through the Git Data API
+    (dashboard,) = hub.issues
+    assert "<!-- aiops:dashboard:watcher -->" in dashboard["body"]
+    assert "| critical | `OOMKilled` | `todo/Deployment/todo-backend` |" in dashboard["body"]
+    assert list(work.iterdir()) == []  # no clone, no work tree
