@@ -544,3 +544,20 @@ def test_through_the_github_forge_the_policy_and_files_are_read_through_the_api(
     assert "<!-- aiops:dashboard:watcher -->" in dashboard["body"]
     assert "| critical | `OOMKilled` | `todo/Deployment/todo-backend` |" in dashboard["body"]
     assert list(work.iterdir()) == []  # no clone, no work tree
+
+
+def test_help_has_examples() -> None:
+    run = aiops("watch", "--help")
+    assert run.code == 0 and "Examples:" in run.out and "aiops watch " in run.out
+    for flag in (
+        "--kubeconfig",
+        "--context",
+        "-n",
+        "-A",
+        "--forge",
+        "--repo",
+        "--metrics-port",
+        "--once",
+        "--dry-run",
+    ):
+        assert flag in run.out
