@@ -274,13 +274,20 @@ def test_empty_history_gives_zeros_with_their_basis(repo: Path, tmp_path: Path) 
     assert data["decisions"] == 0 and data["toil"]["count"] == 0
 
 
-def test_retention_lists_old_records_and_deletes_nothing(history_repo: Path) -> None:
+def test_retention_lists_old_records_and_reports_and_deletes_nothing(history_repo: Path) -> None:
+    for day in ("2026-11-20", "2026-11-21"):
+        path = history_repo / "history" / "reports" / "health" / f"{day}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("---\nkind: health\n---\n")
+    commit_all(history_repo, "aiops: reports", author="aiops-bot[bot]")
     now = datetime(2027, 11, 21, 6, 0, tzinfo=UTC)  # 365 days back: 2026-11-21T06:00
     data = audit(str(history_repo), Settings(), now=now, with_retention=True)
     old = data["retention"]["records"]
-    assert old and all("/20261120-" in p for p in old)
+    assert "history/reports/health/2026-11-20.md" in old and "history/reports/health/2026-11-21.md" not in old
+    prompts = [p for p in old if p.startswith("history/prompts/")]
+    assert prompts and all("/20261120-" in p for p in prompts)
     assert all((history_repo / p).exists() for p in old)
-    assert data["retention"]["basis"].startswith(f"{len(old)} of 7 records")
+    assert data["retention"]["basis"].startswith(f"{len(old)} of 9 records and reports")
 
 
 def test_cli_prints_every_kpi_with_its_basis(history_repo: Path) -> None:

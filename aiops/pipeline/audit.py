@@ -62,6 +62,7 @@ CONFIG_CODES = frozenset(
 INCIDENT_WINDOW = timedelta(hours=24)
 _PR_RE = re.compile(r"^Merge (?:pull request|proposal) #(?P<n>\d+) from (?P<branch>\S+)|\(#(?P<sq>\d+)\)$")
 _BOTS = ("aiops-bot[bot]", "aiops[bot]")
+_REPORT_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:-\d+)?\.md$")
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ class History:
     commits: tuple[Commit, ...]
     unreadable: tuple[str, ...] = ()
     proposal_states: Mapping[str, str] | None = None  # decision id → open|closed|merged
+    reports: tuple[str, ...] = ()  # paths under history/reports/ (dated by their file name)
 
 
 # ---- reading --------------------------------------------------------------------------------------
@@ -240,7 +242,8 @@ def read_history(
         for p in forge.find_proposals(state="all"):
             if p.id:
                 states[p.id] = p.state
-    return History(ref, tuple(records), tuple(commits), tuple(unreadable), states)
+    reports = tuple(p for p in git.ls_files(ref, "history/reports") if p.endswith(".md"))
+    return History(ref, tuple(records), tuple(commits), tuple(unreadable), states, reports)
 
 
 # ---- figures ----------------------------------------------------------------------------------------
@@ -571,14 +574,23 @@ def gaps(history: History, decisions: Sequence[Decision], commits: Sequence[Comm
 
 
 def retention(history: History, settings: Settings, now: datetime) -> dict[str, Any]:
-    """Records older than `retention_days` (by `created`), listed for archiving."""
+    """Records (by `created`) and reports (by the date in their file name) older than
+    `retention_days`, listed for archiving; nothing is deleted."""
     limit = now - timedelta(days=settings.retention_days)
-    old = sorted(r.path for r in history.records if r.created < limit)
+    old = [r.path for r in history.records if r.created < limit]
+    day = limit.strftime("%Y-%m-%d")
+    old_reports = [
+        p
+        for p in history.reports
+        if _REPORT_DATE.match(p.rsplit("/", 1)[-1]) and p.rsplit("/", 1)[-1][:10] < day
+    ]
+    total = len(history.records) + len(history.reports)
     return {
         "retention_days": settings.retention_days,
         "older_than": limit.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "records": old,
-        "basis": f"{len(old)} of {len(history.records)} records created before the limit; nothing is deleted",
+        "records": sorted(old + old_reports),
+        "basis": f"{len(old) + len(old_reports)} of {total} records and reports created before the limit; "
+        "nothing is deleted",
     }
 
 
