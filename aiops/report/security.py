@@ -101,7 +101,7 @@ def build(
             ]
         else:
             lines += [f"### {escape_text(name)}: not rendered", "", escape_text(p), ""]
-    lines += ["", "## Exempted", ""]
+    lines += ["## Exempted", ""] if lines[-1] == "" else ["", "## Exempted", ""]
     if live.exempted:
         lines += ["| Check | Object | Reason |", "|---|---|---|"]
         lines += [
