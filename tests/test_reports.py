@@ -332,3 +332,15 @@ def test_dashboard_says_how_many_critical_findings_an_exemption_hid(repo: Path) 
         "| `privileged` | `kube-system/DaemonSet/kube-proxy` | security.exemptions privileged"
         in out.report.body
     )
+
+
+def test_write_to_an_output_directory_and_write_needs_a_destination(tmp_path: Path) -> None:
+    from aiops.errors import InputError
+
+    out = run_report(ReportRequest(kind="utilization", out_dir=str(tmp_path), write=True))
+    assert out.written is not None and out.written.status == "written"
+    assert (tmp_path / f"history/reports/utilization/{DATE}.md").read_text() == out.report.markdown()
+    with pytest.raises(InputError, match="--write needs --repo DIR, --out DIR or --forge"):
+        run_report(ReportRequest(kind="utilization", write=True))
+    with pytest.raises(InputError, match="--repo"):
+        run_report(ReportRequest(kind="health", repo=str(tmp_path / "missing")))
