@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import factories as f
 import pytest
@@ -45,6 +46,16 @@ def cluster(fake_api: FakeApiServer, tmp_path: Path) -> tuple[FakeApiServer, str
 @pytest.fixture
 def helm_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return fake_helm_env(tmp_path, monkeypatch)
+
+
+def records_all(repo: Path) -> dict[str, Any]:
+    from aiops.phr import parse_record
+
+    g = Git(repo)
+    return {
+        p: parse_record(g.show("refs/heads/main", p) or "", where=p)
+        for p in g.ls_files("refs/heads/main", "history/prompts")
+    }
 
 
 def crash_pods(fake: FakeApiServer) -> None:
@@ -100,6 +111,17 @@ def test_regression_found_by_validate_rolls_back_holds_and_reverts(
     assert holds(forge) == {}
     assert after.prs == [revert.number] and [r.outcome for r in after.releases] == ["success"]
     assert "replicaCount: 2" in (forge.read_file("manifests/environments/minikube/todo-backend.yaml") or "")
+    # the revert's apply closes the decision: a recovery record (stage validation) with recovered_at,
+    # next to the regressed validation record, which is never edited
+    recovery = [
+        (p, r)
+        for p, r in records_all(repo).items()
+        if r.id == vrec.id and r.stage == "validation" and r.front.get("revert_of") == n
+    ]
+    assert [p.rsplit("/", 1)[-1] for p, _ in recovery] == [f"{vrec.id}--validation-revert-{revert.number}.md"]
+    assert recovery[0][1].front["recovered_at"] == "2026-11-25T11:40:00Z"
+    assert recovery[0][1].front["outcome"] == "rolled-back"
+    assert records(repo, "execution") and len(records(repo, "execution")) == 1
 
 
 def test_records_as_a_pr_when_policy_says_pr(

@@ -551,6 +551,45 @@ def execution_record(
     return PhrRecord(id=rid, stage="execution", created=now, front=front, sections=sections)
 
 
+def revert_number(p: Proposal) -> int | None:
+    """The PR a revert undoes: the marker's `revert_of` (aiops rollback) or GitHub's button conventions."""
+    n = p.meta.get("revert_of")
+    if isinstance(n, int) and not isinstance(n, bool):
+        return n
+    return button_revert_of(p)
+
+
+def recovery_record(forge: Forge, p: Proposal, execution: PhrRecord, now: datetime) -> PhrRecord | None:
+    """For an applied revert: the `validation` record of the decision it undoes, carrying
+    `recovered_at` (rollback time = rollback_requested_at → recovered_at, DESIGN §4.11); None when
+    p is not a revert. The revert shares the reverted decision's id, so its apply closes that
+    decision instead of writing a second execution record of it."""
+    n = revert_number(p)
+    if n is None:
+        return None
+    try:
+        original = forge.get_proposal(n)
+        rid = record_id_of(original)
+    except AiopsError:
+        rid = execution.id
+    ok = execution.front.get("outcome") == "success"
+    front = dict(execution.front)
+    front.update(
+        revert_of=n,
+        revert_pr={"number": p.number, "url": p.url},
+        outcome="rolled-back" if ok else execution.front.get("outcome"),
+        recovered_at=format_time(now) if ok else None,
+    )
+    sections = {
+        "Validation": (
+            f"Revert #{p.number} of #{n} applied at {format_time(now)}: "
+            + ("the service runs the previous state again." if ok else f"{execution.front.get('outcome')}.")
+        ),
+        **{k: v for k, v in execution.sections.items() if k != "Validation"},
+    }
+    return PhrRecord(id=rid, stage="validation", created=now, front=front, sections=sections)
+
+
 def _combined_outcome(results: Sequence[ReleaseResult]) -> str:
     outs = [r.outcome for r in results]
     for o in ("failed", "rolled-back", "pending"):
@@ -1069,6 +1108,17 @@ def run_apply(
         rec = execution_record(forge, p, mine, settings=settings, head=head, now=now, held=held)
         from aiops.phr import render_record
 
+        recovery = recovery_record(forge, p, rec, now)
+        if recovery is not None:
+            # the decision's validation record may exist (a regression found by `aiops validate`):
+            # the recovery then gets its own file next to it, never an edit of a landed record
+            alt = recovery.path.removesuffix(".md") + f"-revert-{p.number}.md"
+            free = [x for x in (recovery.path, alt) if forge.read_file(x) is None]
+            if not free:
+                report.notes.append(f"{alt} exists already; the revert #{p.number} is recorded there")
+            else:
+                record_files[free[0]] = render_record(recovery)
+            continue
         if forge.read_file(rec.path) is not None:
             report.notes.append(f"{rec.path} exists already; not rewritten (records are append-only)")
             continue
