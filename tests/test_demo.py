@@ -108,13 +108,13 @@ def test_git_log_reads_as_an_audit_trail(demo: DemoReport) -> None:
     ]
     proposals = [r for r in rows if r[0].startswith("aiops: ") and r[3]]
     kinds = {r[0].split(" ")[1] for r in proposals}
-    assert {"rightsize", "config", "hpa"} <= kinds  # proposal commits with their Aiops-Id trailers
+    assert {"rightsize", "config", "hpa", "image"} <= kinds  # proposal commits with their Aiops-Id trailers
     assert all(re.fullmatch(r"2026112\d-[a-z0-9-]+", r[3]) for r in proposals)
     merges = [r for r in rows if r[0].startswith("Merge proposal #")]
     assert len(merges) == 6 and all(len(r[2].split()) == 2 for r in merges)
-    assert any(r[0].startswith('Revert "todo-backend 0.4.0') for r in rows)
+    assert any(r[0] == 'Revert "aiops: image todo/todo-backend"' for r in rows)
     assert any("from aiops/revert-" in r[0] for r in merges)
-    assert any(r[1] == "carol" for r in rows)  # the developer's commits are hers
+    assert any(r[1] == "carol" for r in rows)  # the developer's commit (the REDIS_URL value) is hers
     bodies = _git(demo.repo, "log", "--merges", "--format=%B", "main")
     assert bodies.count("Approved-by: alice (architects)") == 6
     records = _git(demo.repo, "ls-tree", "-r", "--name-only", "main", "history/").splitlines()
@@ -134,6 +134,8 @@ def test_audit_covers_what_the_demo_did(demo: DemoReport) -> None:
     assert audit["toil"]["manual_changes"] == 0
     tiers = audit["approval_latency"]["tiers"]
     assert tiers["medium"]["count"] >= 4
+    assert audit["gaps"] == []
+    assert audit["rollbacks"]["count"] == 1 and audit["rollbacks"]["within_target"] == 1
 
 
 # ---- printing -------------------------------------------------------------------------------------

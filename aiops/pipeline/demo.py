@@ -526,24 +526,39 @@ class _Demo:
 
     def scenario_d(self) -> ScenarioResult:
         res = ScenarioResult("d", TITLES["d"])
-        rel = self.settings.apply.releases["todo-backend"]
-        path = rel.values[-1]
-        text = self.forge.read_file(path) or ""
-        new = text.replace('tag: "0.3.0"', 'tag: "0.4.0"', 1)
-        if new == text:
-            raise InputError(f"aiops demo: {path} has no image tag 0.3.0 to release over")
+        from aiops.model import ObjectRef
+        from aiops.pipeline.proposal import ProposeOptions, run_propose
+
+        image = self.values_of("todo-backend").get("image") or {}
+        repository, tag = str(image.get("repository") or "todo-backend"), str(image.get("tag") or "")
+        release = Recommendation(
+            kind="image",
+            target=ObjectRef("Deployment", "todo", "todo-backend"),
+            current={"repository": repository, "tag": tag, "container": "backend"},
+            proposed={"repository": repository, "tag": "0.4.0"},
+            rationale=f"Release todo-backend 0.4.0 (the new chat module), requested by {DEVELOPER[0]}.",
+            evidence=("release notes: chat v4 — streaming answers, new context builder",),
+            confidence="high",
+        )
+        self.step(
+            f"{DEVELOPER[0]} (developer) asks aiops to roll out todo-backend 0.4.0 (image tag {tag} → 0.4.0)"
+        )
         self.stamp()
-        with _env(GIT_AUTHOR_NAME=DEVELOPER[0], GIT_AUTHOR_EMAIL=DEVELOPER[1]):
-            p = self.forge.propose(
-                branch="release/todo-backend-0.4.0",
-                title="todo-backend 0.4.0: chat v4",
-                body="Release todo-backend 0.4.0 (the new chat module). Opened by a developer.",
-                files={path: new},
-                message="todo-backend 0.4.0: chat v4\n\nRelease the new chat module.\n",
-                labels=["release"],
-            )
+        result = run_propose(
+            [release],
+            (),
+            forge=self.forge,
+            settings=self.settings,
+            options=ProposeOptions(now=self.now, render=False, requested_by=DEVELOPER[0]),
+        )
+        for ln in result.lines:
+            self.step(f"aiops propose: {ln.line()}")
+        opened = [ln.number for ln in result.lines if ln.number is not None]
+        if not opened:
+            res.outcome = "release not proposed"
+            return res
+        p = self.forge.get_proposal(opened[0])
         res.proposals.append(p.number)
-        self.step(f"{DEVELOPER[0]} (developer) opens #{p.number}: {p.title} (image tag 0.3.0 → 0.4.0)")
         self.approve_and_merge(p.number)
         self.sync(["todo-backend"])
         report = self.apply()
