@@ -7,8 +7,9 @@ reader, `recommend`, `run_propose`, the local forge's reviews and `merge`, `run_
   todo-frontend missing the config key REDIS_URL, whose value a developer supplies on the PR);
 - b: scaling trigger (traffic growth in the load model) → HPA recommendation → approval → execution;
 - c: resource optimisation of the over-provisioned todo-frontend, with the savings in $;
-- d: a developer's release (todo-backend 0.4.0) → rolling update → health monitoring → halt →
-  revert PR → approval → merge → recovered.
+- d: a release a developer asks for (todo-backend 0.4.0, proposed through aiops as an `image`
+  change so it carries its record) → rolling update → health monitoring → halt → hold and revert
+  PR → approval → merge → recovered.
 
 The cluster is `aiops.demo.simcluster.SimCluster` (an in-process API server with a minimal
 controller, seeded from the bundled sample snapshot, on a simulated clock); the demo plays the
