@@ -1016,3 +1016,14 @@ def test_github_attack_matrix(case: str) -> None:
     assert status["context"] == "aiops/approval-gate"
     assert outcome.exit_code == (1 if spec["state"] == "failure" else 0)
     assert bool(merged) == bool(spec.get("merge")), case
+
+
+def test_markdown_output_is_the_comment(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    n = propose(repo, {VALUES: replicas(3)})
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["gate", "--pr", str(n), "--forge", "local", "--repo", str(repo), "--dry-run", "-o", "markdown"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("### aiops approval gate: pending (low tier)")
+    assert "**Still needed**" in out and "needs 1 approval from architects" in out

@@ -58,6 +58,8 @@ def command(number: int, forge_name: str | None, repo: str, dry_run: bool, outpu
     outcome = run_gate(forge, host, number, settings=settings, target_url=target_url, dry_run=dry_run)
     if output == "json":
         click.echo(json.dumps(outcome.to_dict(), indent=2, sort_keys=True))
+    elif output == "markdown" and outcome.comment:
+        click.echo(outcome.comment, nl=False)
     else:
         click.echo(_text(outcome))
     if os.environ.get("GITHUB_STEP_SUMMARY") and outcome.decision is not None:

@@ -129,6 +129,7 @@ class GateOutcome:
     merged_sha: str | None = None
     extra_reasons: tuple[str, ...] = ()
     url: str = ""
+    comment: str = ""
 
     @property
     def decision(self) -> Decision | None:
@@ -400,6 +401,7 @@ def run_gate(
         merged_sha=merged_sha,
         extra_reasons=notes,
         url=p.url,
+        comment=body,
     )
 
 
