@@ -154,3 +154,70 @@ def test_text_output_and_bad_time(repo: Path, capsys: pytest.CaptureFixture[str]
     with pytest.raises(SystemExit) as exc:
         main(["sla", "--forge", "local", "--repo", str(repo), "--at", "yesterday"])
     assert exc.value.code == 2
+
+
+# ---- GitHub, with `responses` ---------------------------------------------------------------
+
+
+def test_github_overdue_pr_gets_the_label_and_one_comment() -> None:
+    import re
+
+    import responses
+    from github import Auth, Github
+    from responses import matchers
+
+    from aiops.gitops.github_admin import GitHubAdmin
+    from aiops.gitops.github_forge import GitHubForge
+    from aiops.model.k8s import parse_time
+    from aiops.phr.render import encode_marker
+    from aiops.pipeline.gate import GitHubHost
+    from aiops.pipeline.sla import run_sla
+    from tests import ghpayloads as P
+    from tests.ghpayloads import M, sha
+
+    client = Github(
+        auth=Auth.Token("t"),
+        lazy=True,
+        retry=None,
+        seconds_between_requests=None,
+        seconds_between_writes=None,
+    )
+    forge = GitHubForge(client, P.REPO, base="main", sleep=lambda s: None, clock=lambda: 0.0)
+    host = GitHubHost(GitHubAdmin(client, P.REPO, bot_login=P.BOT))
+    path, rec = record("scale", "2026-11-20T10:00:00Z")
+    new = BASE.replace("replicaCount: 2", "replicaCount: 3")
+    body = "why\n\n" + encode_marker({"key": "scale", "id": "20261120-scale", "requested_by": "frank"})
+    q = matchers.query_param_matcher
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as r:
+        r.get(
+            f"{M}/contents/.github/aiops.yaml",
+            json=P.content(".github/aiops.yaml", POLICY),
+            match=[q({"ref": "main"})],
+        )
+        pr = P.pr(7, body=body, labels=("risk:low",), changed_files=2)
+        r.get(f"{M}/pulls", json=[pr], match=[q({"state": "open", "base": "main"})])
+        r.get(f"{M}/pulls/7", json=pr)
+        r.get(f"{M}/compare/{sha('a')}...{sha('c')}", json=P.compare(sha("a"), sha("c"), sha("0"), []))
+        r.get(f"{M}/pulls/7/files", json=[P.pr_file(VALUES), P.pr_file(path, "added")])
+        r.get(f"{M}/contents/{VALUES}", json=P.content(VALUES, BASE), match=[q({"ref": sha("0")})])
+        r.get(f"{M}/contents/{VALUES}", json=P.content(VALUES, new), match=[q({"ref": sha("c")})])
+        r.get(f"{M}/contents/{path}", json=P.content(path, rec), match=[q({"ref": sha("c")})])
+        r.get(f"{M}/pulls/7/reviews", json=[])
+        r.get(f"{M}/pulls/7/commits", json=[P.pr_commit(sha("c"), P.BOT)])
+        r.get(f"{M}/issues/7/labels", json=[P.label("risk:low")])
+        r.get(f"{M}/labels/overdue", json=P.label("overdue"))
+        r.put(f"{M}/issues/7/labels", json=[P.label("risk:low"), P.label("overdue")])
+        r.get(
+            f"{M}/issues/7/comments",
+            json=[P.comment(1, 7, "<!-- aiops:comment:sla -->\nfake", login="mallory")],
+        )
+        r.post(f"{M}/issues/7/comments", status=201, json=P.comment(2, 7, "x"))
+        entries = run_sla(forge, host, now=parse_time("2026-11-20T10:30:00Z"))  # type: ignore[arg-type]
+        labels = [c for c in r.calls if c.request.method == "PUT"]
+        posted = [c for c in r.calls if c.request.method == "POST"]
+        assert json.loads(labels[0].request.body) == ["overdue", "risk:low"]
+        comment = json.loads(posted[0].request.body)["body"]
+    assert len(entries) == 1 and entries[0].overdue and entries[0].elapsed_minutes == 30.0
+    assert entries[0].started_from == "recommended_at" and entries[0].labelled and entries[0].commented
+    assert comment.startswith("<!-- aiops:comment:sla -->") and "@org/architects" in comment
+    assert not re.search(r"aiops/approval-gate", comment)

@@ -258,7 +258,7 @@ def evaluate_pr(
     return Evaluated(p, result, tuple(notes), cs)
 
 
-def _own_logins(forge: Forge) -> set[str]:
+def own_logins(forge: Forge) -> set[str]:
     """The login aiops posts and comments as (a status or comment by anyone else is not ours)."""
     if isinstance(forge, LocalForge):
         from aiops.gitops.git import BOT_NAME
@@ -360,7 +360,7 @@ def run_gate(
     status = CommitStatus(STATUS_CONTEXT, d.state, d.description, target_url=url)
     posted = False
     if not dry_run:
-        own = _own_logins(forge)
+        own = own_logins(forge)
         latest = [
             s
             for s in forge.statuses(p.head_sha)
@@ -421,7 +421,7 @@ def _previous_correction(forge: Forge, number: int, wanted: str) -> str | None:
     from aiops.phr.render import comment_marker, inline_code
 
     marker = comment_marker(COMMENT_NAME)
-    own = _own_logins(forge)
+    own = own_logins(forge)
     for c in forge.comments(number):
         if marker not in c.body or (own and _key(c.author) not in own):
             continue

@@ -19,7 +19,7 @@ from typing import Any
 from aiops.gitops.forge import Forge
 from aiops.model.changes import ChangeSet
 from aiops.model.k8s import format_time, parse_time
-from aiops.pipeline.gate import GateHost, evaluate_pr
+from aiops.pipeline.gate import GateHost, evaluate_pr, own_logins
 from aiops.pipeline.merge import policy_of
 from aiops.settings import Settings
 
@@ -162,7 +162,9 @@ def run_sla(
             if OVERDUE_LABEL not in ev.proposal.labels:
                 forge.set_labels(p.number, [*ev.proposal.labels, OVERDUE_LABEL])
                 labelled = True
-            if not any(marker in c.body for c in forge.comments(p.number)):
+            own = own_logins(forge)
+            ours = [c for c in forge.comments(p.number) if not own or c.author.strip().lower() in own]
+            if not any(marker in c.body for c in ours):
                 forge.upsert_comment(
                     p.number, COMMENT_NAME, _comment(entry, d.missing, settings.approvals.teams)
                 )
