@@ -1027,3 +1027,39 @@ def test_markdown_output_is_the_comment(repo: Path, capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out
     assert out.startswith("### aiops approval gate: pending (low tier)")
     assert "**Still needed**" in out and "needs 1 approval from architects" in out
+
+
+def test_github_admin_reads_commit_authors_membership_and_label_actors(rsps: responses.RequestsMock) -> None:
+    from aiops.errors import InputError
+
+    admin = GitHubAdmin(gh_client(), P.REPO)
+    anonymous = P.pr_commit(sha("d"), None)
+    anonymous["commit"]["author"] = {"name": "Erin Example", "email": "e@x", "date": P.T0}
+    anonymous["committer"] = None
+    anonymous["commit"]["committer"] = {"name": "GitHub", "email": "noreply@github.com", "date": P.T0}
+    page2 = f"{P.API}/repositories/10/pulls/7/commits?page=2"
+    rsps.get(
+        f"{M}/pulls/7/commits",
+        json=[P.pr_commit(sha("b"), P.BOT), anonymous],
+        headers={"Link": f'<{page2}>; rel="next"'},
+        match=[matchers.query_param_matcher({"per_page": "100"})],
+    )
+    rsps.get(f"{MOCK}/repositories/10/pulls/7/commits", json=[P.pr_commit(sha("c"), "erin")])
+    assert admin.commit_authors(7) == [P.BOT, "Erin Example", "erin"]
+    mock_member(rsps, "security", "pat", "pending")
+    mock_member(rsps, "security", "bob", "active")
+    mock_member(rsps, "security", "zed", None)
+    assert admin.get_team_membership("org/security", "pat") == "pending"
+    assert not admin.is_active_member("org/security", "pat")
+    assert admin.is_active_member("org/security", "bob") and admin.is_active_member("org/security", "bob")
+    assert admin.get_team_membership("org/security", "zed") is None
+    rsps.get(
+        f"{MOCK}/orgs/org/teams/architects/memberships/amy",
+        status=403,
+        json=P.error("Resource not accessible"),
+    )
+    with pytest.raises(InputError, match="memberships/amy: 403") as exc:
+        admin.get_team_membership("org/architects", "amy")
+    assert exc.value.hint and "Members: read" in exc.value.hint
+    member_calls = [c for c in rsps.calls if "/memberships/bob" in str(c.request.url)]
+    assert len(member_calls) == 1  # cached per run

@@ -144,11 +144,13 @@ class GitHubAdmin:
         """The GitHub logins (else git names) of the authors and committers of a PR's commits."""
         out: list[str] = []
         for c in self._paged(f"{self._repo}/pulls/{number}/commits"):
-            for role in ("author", "committer"):
-                user = c.get(role) or {}
-                login = user.get("login")
-                if not login:
-                    login = ((c.get("commit") or {}).get(role) or {}).get("name")
+            # the author: the GitHub user, else the git name (an unknown author counts as a person)
+            author = (c.get("author") or {}).get("login") or (
+                (c.get("commit") or {}).get("author") or {}
+            ).get("name")
+            # the committer only when GitHub knows the user (web-flow signs API and web-UI commits)
+            committer = (c.get("committer") or {}).get("login")
+            for login in (author, committer):
                 if login and login != "web-flow" and login not in out:
                     out.append(str(login))
         return out
