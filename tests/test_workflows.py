@@ -131,6 +131,8 @@ def test_gate_never_checks_out_or_runs_pr_code() -> None:
         run = str(s.get("run", ""))
         assert "${{" not in run, f"expressions go through env, never into a script: {run!r}"
     assert not UNTRUSTED.search(text)
+    error = [s for s in steps(wf) if "state=error" in str(s.get("run", ""))]
+    assert len(error) == 1 and "failure()" in error[0]["if"], "a crash posts error, never leaves a success"
     runs = " ".join(str(s.get("run", "")) for s in steps(wf))
     assert "aiops gate --pr" in runs and "--forge github" in runs
     assert "pip install" in runs and "./" not in runs.replace("python -m pip install --quiet .", "")
