@@ -18,7 +18,7 @@ import pytest
 from fakeapi import FakeApiServer
 from opsrepo import BACKEND_VALUES, ROOT, aiops, git, make_opsrepo
 
-from aiops.errors import PolicyRefusal
+from aiops.errors import InputError, PolicyRefusal
 from aiops.gitops.git import Git
 from aiops.gitops.local import LocalForge
 from aiops.phr import parse_record
@@ -602,3 +602,48 @@ def test_argocd_mode_waits_for_the_synced_revision_and_rolls_back_through_git(
         assert res.rollback is not None and res.rollback.startswith("git-first")
         assert list(holds(forge)) == [REL]
         assert [p.meta.get("revert_of") for p in forge.find_proposals(state="open")] == [n]
+
+
+def test_records_commit_on_github_is_pushed_to_origin_main(tmp_path: Path) -> None:
+    """`apply.records: commit` on GitHub: a bot commit on top of origin's main, touching only
+    history/, pushed with the App's credentials (here: a bare repository as origin, real git)."""
+    from aiops.pipeline.apply import push_records
+    from aiops.settings import Settings
+
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    work = make_opsrepo(tmp_path)
+    git(work, "remote", "add", "origin", str(origin))
+    git(work, "push", "-q", "origin", "main")
+    # someone merges on GitHub meanwhile: origin's main moves past the checkout
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(origin), str(other))
+    git(
+        other,
+        "-c",
+        "user.name=bob",
+        "-c",
+        "user.email=b@x",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "merged PR",
+    )
+    git(other, "push", "-q", "origin", "main")
+
+    class GitHubLike(LocalForge):  # the real local forge over the checkout, named as the GitHub one
+        name = "github"
+
+    forge = GitHubLike(work)
+    rec = "history/prompts/2026/11/20261125-x--execution.md"
+    done = push_records(
+        forge, Git(work), {rec: "---\nid: x\n---\n"}, "records", settings=Settings(), stamp="s"
+    )
+
+    assert done.startswith("commit ") and done.endswith("pushed to main")
+    top = git(origin, "log", "-1", "--format=%an %P", "main")
+    assert top.startswith("aiops-bot[bot] ") and top.split()[1] == git(other, "rev-parse", "HEAD")
+    assert git(origin, "diff", "--name-only", "main^", "main") == rec
+    with pytest.raises(InputError, match="only history/"):
+        push_records(forge, Git(work), {"manifests/x.yaml": "x"}, "m", settings=Settings(), stamp="s")
