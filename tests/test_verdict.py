@@ -159,3 +159,36 @@ def test_gitops_engine_states() -> None:
     }
     state = read_state("flux", "apps", ks_bad, sha)
     assert state.failed and not state.synced
+
+
+def test_prometheus_probe_reads_error_rate_and_latency(httpserver: Any) -> None:
+    from aiops.apply.measure import PrometheusProbe
+
+    def answer(value: str) -> dict[str, Any]:
+        return {
+            "status": "success",
+            "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1764067337.0, value]}]},
+        }
+
+    httpserver.expect_request(
+        "/api/v1/query",
+        query_string={
+            "query": PrometheusProbe("x").error_rate_query.format(
+                namespace="todo", selector='app_kubernetes_io_instance="todo-backend"'
+            )
+        },
+    ).respond_with_json(answer("0.012"))
+    httpserver.expect_request("/api/v1/query").respond_with_json(answer("NaN"))
+    figures = PrometheusProbe(httpserver.url_for("/")).figures("todo-backend", "todo")
+    assert figures["error_rate"] == 0.012
+    assert figures["latency_p95_ms"] is None
+    assert figures["notes"] == ["prometheus latency_p95_ms: no traffic (NaN)"]
+
+
+def test_prometheus_probe_failures_become_notes(httpserver: Any) -> None:
+    from aiops.apply.measure import PrometheusProbe
+
+    httpserver.expect_request("/api/v1/query").respond_with_data("bad gateway", status=502)
+    figures = PrometheusProbe(httpserver.url_for("/")).figures("todo-backend", "todo")
+    assert (figures["error_rate"], figures["latency_p95_ms"]) == (None, None)
+    assert figures["notes"] == ["prometheus error_rate: HTTP 502", "prometheus latency_p95_ms: HTTP 502"]
