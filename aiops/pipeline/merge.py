@@ -11,7 +11,6 @@ naming what is missing, nothing written; approved → the `aiops/approval-gate` 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +18,7 @@ from aiops.errors import InputError, PolicyRefusal
 from aiops.gitops.forge import CommitStatus, Forge, Proposal
 from aiops.gitops.local import LocalForge
 from aiops.model.changes import ChangeSet, FileChange
-from aiops.policy import GateResult, RevertedChange, evaluate
+from aiops.policy import GateResult, RevertedChange
 from aiops.settings import DEFAULT_PATH, Settings, load_settings_text
 
 GATE_CONTEXT = "aiops/approval-gate"
@@ -80,26 +79,16 @@ def commit_authors(forge: LocalForge, proposal: Proposal) -> tuple[str, ...]:
 
 
 def gate(forge: LocalForge, number: int, settings: Settings | None = None) -> tuple[Proposal, GateResult]:
-    """The approval decision of open proposal N, exactly as the gate computes it."""
+    """The approval decision of open proposal N, exactly as `aiops gate` computes it (one function:
+    pushers' approvals and altered markers are refused here too)."""
+    from aiops.pipeline.gate import LocalHost, evaluate_pr
+
     p = forge.get_proposal(number)
     if p.state != "open":
         raise InputError(f"--pr {number}: proposal is {p.state}, not open")
     settings = settings or policy_of(forge)
-    cs = change_set_of(forge, p)
-    sizing = p.meta.get("sizing")
-    result = evaluate(
-        cs,
-        settings=settings,
-        reviews=forge.reviews(number),
-        membership=membership(settings),
-        head_sha=p.head_sha,
-        requested_by=str(p.meta.get("requested_by") or "") or None,
-        sizing=sizing if isinstance(sizing, Mapping) else None,
-        labels=p.labels,
-        commit_authors=commit_authors(forge, p),
-        reverted=reverted_change(forge, cs),
-    )
-    return p, result
+    evaluated = evaluate_pr(forge, LocalHost(forge, settings), number, settings, proposal=p)
+    return p, evaluated.result
 
 
 @dataclass(frozen=True)
