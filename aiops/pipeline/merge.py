@@ -59,16 +59,6 @@ def reverted_change(forge: Forge, change_set: ChangeSet) -> RevertedChange | Non
     return RevertedChange(n, original.state == "merged", change_set_of(forge, original))
 
 
-def membership(settings: Settings) -> dict[str, tuple[str, ...]]:
-    """Team slug → local members (`approvals.members`), for every team of the policy."""
-    out: dict[str, tuple[str, ...]] = {}
-    for team, slug in settings.approvals.teams.items():
-        out[slug] = settings.team_members(team)
-    for slug, members in settings.approvals.members.items():
-        out.setdefault(slug, tuple(members))
-    return out
-
-
 def commit_authors(forge: LocalForge, proposal: Proposal) -> tuple[str, ...]:
     """Authors of the commits on the proposal branch (a person's push makes it a person's change)."""
     base = forge.git.merge_base(f"refs/heads/{forge.base}", proposal.head_sha)
