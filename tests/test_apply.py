@@ -647,3 +647,64 @@ def test_records_commit_on_github_is_pushed_to_origin_main(tmp_path: Path) -> No
     assert git(origin, "diff", "--name-only", "main^", "main") == rec
     with pytest.raises(InputError, match="only history/"):
         push_records(forge, Git(work), {"manifests/x.yaml": "x"}, "m", settings=Settings(), stamp="s")
+
+
+@pytest.mark.parametrize(
+    ("creator", "state", "problem"),
+    [
+        ("aiops-bot[bot]", "success", None),
+        ("github-actions[bot]", "success", "posted by github-actions[bot], not the aiops App"),
+        ("aiops-bot[bot]", "failure", "aiops/approval-gate is failure"),
+    ],
+)
+def test_on_github_a_persons_merged_pr_is_found_and_its_gate_status_checked(
+    tmp_path: Path, creator: str, state: str, problem: str | None
+) -> None:
+    """A person's PR (no aiops marker) merged on GitHub: found by the `#N` of its merge commit and
+    confirmed by the PR's merge_commit_sha; its head's gate status must come from the aiops App."""
+    import responses
+    from github import Auth, Github
+
+    from aiops.gitops.github_forge import GitHubForge
+    from aiops.pipeline.apply import _pr_for_commit, gate_problem
+    from aiops.settings import Settings
+    from tests import ghpayloads as P
+
+    repo = make_opsrepo(tmp_path)
+    git(repo, "commit", "-q", "--allow-empty", "-m", "Merge pull request #12 from acme/fix-backend\n\nFix")
+    merge_sha = git(repo, "rev-parse", "HEAD")
+    client = Github(
+        auth=Auth.Token("t"),
+        lazy=True,
+        retry=None,
+        seconds_between_requests=None,
+        seconds_between_writes=None,
+    )
+    forge = GitHubForge(client, P.REPO, base="main", sleep=lambda s: None, clock=lambda: 0.0)
+    head = P.sha("d")
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        rsps.get(
+            f"{P.M}/pulls/12",
+            json=P.pr(
+                12,
+                branch="fix-backend",
+                title="Fix backend",
+                state="closed",
+                merged_at="2026-11-25T10:00:00Z",
+                closed_at="2026-11-25T10:00:00Z",
+                head_sha=head,
+                merge_commit_sha=merge_sha,
+                author="carol",
+            ),
+        )
+        rsps.get(
+            f"{P.M}/statuses/{head}",
+            json=[P.status(1, "aiops/approval-gate", state, "gate decision", creator, at=head)],
+        )
+        p = _pr_for_commit(forge, {}, Git(repo), merge_sha)
+        assert p is not None and (p.number, p.merge_sha, p.author) == (12, merge_sha, "carol")
+        found = gate_problem(forge, p, Settings())
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None and problem in found

@@ -400,14 +400,17 @@ def _pr_for_commit(forge: Forge, by_merge: Mapping[str, Proposal], git: Git, com
 
 
 def gate_problem(forge: Forge, p: Proposal, settings: Settings) -> str | None:
-    """Why PR p may not be applied (its gate status), or None when its gate passed."""
-    bots = {b.lower() for b in settings.approvals.bots}
+    """Why PR p may not be applied (its gate status), or None when its gate passed.
+
+    The status must come from the aiops App itself (`approvals.bots[0]`, e.g. `aiops-bot[bot]`):
+    other bots such as `github-actions[bot]` — any workflow's GITHUB_TOKEN — never count."""
+    app = _bot(settings).lower()
     gate = [s for s in forge.statuses(p.head_sha) if s.context == GATE_CONTEXT]
     if gate:
         s = gate[-1]
         if s.state != "success":
             return f"#{p.number}: {GATE_CONTEXT} is {s.state} on {p.head_sha[:12]} ({s.description})"
-        if not s.creator or s.creator.lower() not in bots:
+        if not s.creator or s.creator.lower() != app:
             return (
                 f"#{p.number}: {GATE_CONTEXT} was posted by {s.creator or 'an unknown account'},"
                 " not the aiops App"
