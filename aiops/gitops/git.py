@@ -23,6 +23,28 @@ class GitError(AiopsError):
     """A git command failed (exit 2: the repository is not in the state the command needs)."""
 
 
+def init_repository(path: str | Path, *, branch: str = "main") -> Path:
+    """`git init -b BRANCH` at `path` (created if needed); refuses a directory that holds a repository."""
+    p = Path(path)
+    if (p / ".git").exists():
+        raise InputError(f"{p} already holds a git repository")
+    p.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        ["git", "init", "-q", "-b", branch, str(p)], capture_output=True, check=False, env=_git_env()
+    )
+    if proc.returncode != 0:
+        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(f"git init {p}: {msg[-1] if msg else f'exit {proc.returncode}'}")
+    return p
+
+
+def _git_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env["LC_ALL"] = "C"
+    return env
+
+
 class Git:
     """Runs git in one repository."""
 

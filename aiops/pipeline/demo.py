@@ -146,9 +146,9 @@ class _Demo:
         import yaml
 
         from aiops.demo.load import MODEL_TEXT, LoadModel
-        from aiops.demo.repo import demo_files, init_repository
+        from aiops.demo.repo import demo_files
         from aiops.demo.simcluster import SimCluster
-        from aiops.gitops.git import Git
+        from aiops.gitops.git import Git, init_repository
         from aiops.gitops.local import LocalForge
         from aiops.pipeline.diagnosis import sample_paths
         from aiops.settings import load_settings
