@@ -53,6 +53,22 @@ from aiops.model.phr import PhrRecord, decision_id
 from aiops.settings import Settings
 
 APPLIED_REF = "refs/aiops/applied"
+WATCHED_KINDS = frozenset(
+    {
+        "Pod",
+        "Event",
+        "Deployment",
+        "ReplicaSet",
+        "PodMetrics",
+        "ConfigMap",
+        "Service",
+        "Endpoints",
+        "PersistentVolumeClaim",
+        "HorizontalPodAutoscaler",
+        "Node",
+    }
+)
+"""What a measurement and a rollout decision read (the rollout monitor's findings need these)."""
 GATE_CONTEXT = "aiops/approval-gate"
 METRICS_COMMENT = "metrics"
 HOLDS_DIR = "history/holds"
@@ -772,10 +788,11 @@ class _Cluster:
     def snapshot(self, namespace: str) -> Snapshot:
         if self.rt.read_snapshot is not None:
             return self.rt.read_snapshot(namespace)
-        from aiops.cluster.live import LiveSource
+        from aiops.cluster.live import KINDS, LiveSource
 
+        kinds = tuple(k for k in KINDS if k.kind in WATCHED_KINDS)
         return LiveSource(
-            kubeconfig=self.opts.kubeconfig, context=self.opts.context, namespaces=[namespace]
+            kubeconfig=self.opts.kubeconfig, context=self.opts.context, namespaces=[namespace], kinds=kinds
         ).read()
 
     def measure(self, release: str, namespace: str) -> dict[str, Any]:
