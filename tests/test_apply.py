@@ -708,3 +708,58 @@ def test_on_github_a_persons_merged_pr_is_found_and_its_gate_status_checked(
         assert found is None
     else:
         assert found is not None and problem in found
+
+
+def test_flux_mode_waits_for_the_kustomization_to_apply_the_commit(
+    tmp_path: Path, cluster: tuple[FakeApiServer, str], helm_log: Path
+) -> None:
+    fake, kc = cluster
+    policy = (
+        (ROOT / ".github" / "aiops.yaml").read_text(encoding="utf-8").replace("mode: helm ", "mode: flux")
+    )
+    repo = make_opsrepo(tmp_path, policy=policy)
+    forge = LocalForge(repo)
+    n = propose_scale(forge, 3)
+    head = approve_gate_merge(forge, n)
+
+    def kustomization(applied: str, attempted: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "kind": "Kustomization",
+            "metadata": {
+                "name": REL,
+                "namespace": "flux-system",
+                "uid": "ks-uid",
+                "creationTimestamp": f.ts(-600),
+            },
+            "spec": {
+                "interval": "1m",
+                "path": "./manifests",
+                "prune": True,
+                "sourceRef": {"kind": "GitRepository", "name": "ops"},
+            },
+            "status": {
+                "lastAppliedRevision": f"main@sha1:{applied}",
+                "lastAttemptedRevision": f"main@sha1:{attempted}",
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": "True",
+                        "reason": "ReconciliationSucceeded",
+                        "message": "Applied",
+                    }
+                ],
+            },
+        }
+
+    fake.add(kustomization("e" * 40, "e" * 40))
+    report = run_apply(
+        forge, Git(repo), opts(repo, kc), runtime(on_sleep=lambda _: fake.upsert(kustomization(head, head)))
+    )
+    [res] = report.releases
+    assert (res.mode, res.outcome) == ("flux", "success") and f"applied main@sha1:{head}" in res.detail
+    assert not [r for r in fake.requests if r.method != "GET"]
+    assert any(
+        r.path == f"/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations/{REL}"
+        for r in fake.requests
+    )
