@@ -418,9 +418,11 @@ def _pr_for_commit(forge: Forge, by_merge: Mapping[str, Proposal], git: Git, com
 def gate_problem(forge: Forge, p: Proposal, settings: Settings) -> str | None:
     """Why PR p may not be applied (its gate status), or None when its gate passed.
 
-    The status must come from the aiops App itself (`approvals.bots[0]`, e.g. `aiops-bot[bot]`):
-    other bots such as `github-actions[bot]` — any workflow's GITHUB_TOKEN — never count."""
-    app = _bot(settings).lower()
+    The status must come from the aiops App itself — the forge's own login when it knows it (the
+    GitHub App's `<slug>[bot]`), else `approvals.bots[0]`: other bots such as
+    `github-actions[bot]` — any workflow's GITHUB_TOKEN — never count."""
+    own = getattr(forge, "bot_login", None)
+    app = (own if isinstance(own, str) and own else _bot(settings)).lower()
     gate = [s for s in forge.statuses(p.head_sha) if s.context == GATE_CONTEXT]
     if gate:
         s = gate[-1]
