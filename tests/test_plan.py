@@ -343,3 +343,26 @@ def test_plan_all_fills_changes_and_collects_skips() -> None:
     assert planned[1].changes == ()  # replicaCount is 2 already
     assert planned[0].tier is None  # the policy fills it
     assert [(s.kind, s.target.name, s.cause) for s in skipped] == [("scale", "todo-worker", "unmapped")]
+
+
+def test_a_values_file_already_beyond_the_proposal_is_not_moved_backwards() -> None:
+    """Drift: the cluster runs 256Mi, git already says 512Mi; an OOM fix proposing 360Mi must not
+    lower the file (that would decrease memory right after an OOMKill)."""
+    from aiops.gitops.plan import plan
+    from aiops.model import ObjectRef, Recommendation
+    from aiops.settings import Settings
+
+    values = "resources:\n  requests:\n    memory: 128Mi\n  limits:\n    memory: 512Mi  # raised by hand\n"
+    rec = Recommendation(
+        kind="rightsize",
+        target=ObjectRef("Deployment", "todo", "todo-backend"),
+        current={"backend": {"requests": {"memory": "128Mi"}, "limits": {"memory": "256Mi"}}},
+        proposed={"backend": {"requests": {"memory": "160Mi"}, "limits": {"memory": "360Mi"}}},
+        rationale="OOMKilled at 256Mi",
+    )
+    path = "manifests/environments/minikube/todo-backend.yaml"
+    changes = plan(rec, settings=Settings(), read_file=lambda p: values if p == path else None)
+    assert isinstance(changes, tuple) and len(changes) == 1
+    new = changes[0].new_text or ""
+    assert "memory: 512Mi  # raised by hand" in new  # the limit is left alone
+    assert "memory: 160Mi" in new  # the request still moves up

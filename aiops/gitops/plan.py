@@ -143,7 +143,8 @@ def plan(
             m = target(str(container), ["resources"])
             if isinstance(m, Unmapped):
                 return m.skipped(kind)
-            for edit in _rightsize_edits(m, _text_of(m, files, read_file), spec):
+            live_spec = rec.current.get(container) if isinstance(rec.current, Mapping) else None
+            for edit in _rightsize_edits(m, _text_of(m, files, read_file), spec, live_spec):
                 add(m, edit)
     elif kind == "scale":
         m = target(None, ["replicas"])
@@ -244,7 +245,26 @@ def _key(m: Mapped, name: str) -> KeyPath:
     return key
 
 
-def _rightsize_edits(m: Mapped, text: str, spec: Any) -> list[Edit]:
+def _beyond(file_value: Any, live: Any, proposed: Any, resource: str) -> bool:
+    """True when git already goes at least as far as the proposal, in the proposal's direction.
+
+    The recommendation is computed from the live object; when the values file has drifted from it
+    (say the cluster runs 256Mi but the file already says 512Mi), writing the proposal (360Mi)
+    would move the file backwards — lowering memory right after an OOMKill. Such a key is left alone.
+    """
+    parse = parse_cpu if resource == "cpu" else parse_memory
+    try:
+        f, cur, new = parse(file_value), parse(live), parse(proposed)
+    except InputError:
+        return False
+    if new > cur:
+        return f >= new
+    if new < cur:
+        return f <= new
+    return False
+
+
+def _rightsize_edits(m: Mapped, text: str, spec: Any, live_spec: Any = None) -> list[Edit]:
     if not isinstance(spec, Mapping):
         raise InputError(f"rightsize proposal for {m.container}: expected requests/limits, got {spec!r}")
     base = _key(m, "resources")
@@ -261,6 +281,9 @@ def _rightsize_edits(m: Mapped, text: str, spec: Any) -> list[Edit]:
             like = old if old is not None else read_value(text, (*base, other, resource), document=m.document)
             value = quantity_in_style(qty, like, str(resource))
             if old is not None and _same_quantity(old, value, str(resource)):
+                continue
+            live = (live_spec.get(section) or {}).get(resource) if isinstance(live_spec, Mapping) else None
+            if old is not None and live is not None and _beyond(old, live, qty, str(resource)):
                 continue
             edits.append(Edit(path, value, m.document))
     return edits
