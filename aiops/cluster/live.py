@@ -30,25 +30,9 @@ from urllib.parse import quote
 from aiops.errors import InputError, UnreachableError
 from aiops.model import Snapshot, parse_time
 from aiops.model.k8s import K8sObject
+from aiops.model.kinds import ResourceKind
 
 __all__ = ["KINDS", "LiveSource", "ResourceKind", "crashing_containers"]
-
-
-@dataclass(frozen=True)
-class ResourceKind:
-    """One listable resource: group/version, plural, kind, namespaced; optional ones never fail a read."""
-
-    group_version: str
-    plural: str
-    kind: str
-    namespaced: bool = True
-    optional: bool = False
-
-    def path(self, namespace: str | None) -> str:
-        base = "/api/v1" if self.group_version == "v1" else f"/apis/{self.group_version}"
-        if namespace is not None and self.namespaced:
-            return f"{base}/namespaces/{quote(namespace, safe='')}/{self.plural}"
-        return f"{base}/{self.plural}"
 
 
 # DESIGN §4.1, in that order, + PodMetrics. Never Secrets.

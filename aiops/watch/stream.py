@@ -31,25 +31,13 @@ from urllib.parse import quote
 from aiops.errors import InputError, UnreachableError
 from aiops.model import Snapshot
 from aiops.model.k8s import K8sObject
+from aiops.model.kinds import ResourceKind
 
 __all__ = ["KINDS", "Change", "ClusterWatch", "ObjectStore", "WatchStats", "WatchedKind"]
 
 
-@dataclass(frozen=True)
-class WatchedKind:
-    """One resource the watcher keeps: watched (a stream) or only re-listed every resync."""
-
-    group_version: str
-    plural: str
-    kind: str
-    namespaced: bool = True
-    watch: bool = True
-
-    def path(self, namespace: str | None) -> str:
-        base = "/api/v1" if self.group_version == "v1" else f"/apis/{self.group_version}"
-        if namespace is not None and self.namespaced:
-            return f"{base}/namespaces/{quote(namespace, safe='')}/{self.plural}"
-        return f"{base}/{self.plural}"
+WatchedKind = ResourceKind
+"""A resource the watcher keeps: watched (a stream) or, with `watch=False`, only re-listed."""
 
 
 KINDS: tuple[WatchedKind, ...] = (

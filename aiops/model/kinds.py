@@ -1,0 +1,33 @@
+"""Kubernetes resource kinds as API paths: which group/version and plural list a kind.
+
+Data only (the adapters that list or watch them — the live source, the watcher — share it).
+No I/O here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+
+@dataclass(frozen=True)
+class ResourceKind:
+    """One listable resource.
+
+    `optional`: a failed read of it never fails a snapshot (e.g. PodMetrics);
+    `watch`: the watcher keeps a stream on it (else it is only re-listed periodically).
+    """
+
+    group_version: str
+    plural: str
+    kind: str
+    namespaced: bool = True
+    optional: bool = False
+    watch: bool = True
+
+    def path(self, namespace: str | None) -> str:
+        """The list (or watch) URL path, namespaced when a namespace is given and the kind is."""
+        base = "/api/v1" if self.group_version == "v1" else f"/apis/{self.group_version}"
+        if namespace is not None and self.namespaced:
+            return f"{base}/namespaces/{quote(namespace, safe='')}/{self.plural}"
+        return f"{base}/{self.plural}"
