@@ -34,8 +34,27 @@ def git(repo: Path, *args: str) -> str:
     ).stdout.strip()
 
 
-def make_opsrepo(where: Path, *, user: str = "carol", policy: str | None = None) -> Path:
-    """`where/ops`: main with one commit (manifests/, .github/aiops.yaml, history/.gitkeep)."""
+BACKEND_VALUES = "manifests/environments/minikube/todo-backend.yaml"
+
+
+def sample_backend_values() -> str:
+    """The backend's values as the bundled sample cluster runs them (git and cluster agree):
+    requests 100m/128Mi, limits 500m/256Mi — the limit its pod is OOM-killed at."""
+    text = (ROOT / BACKEND_VALUES).read_text(encoding="utf-8")
+    old = "    cpu: 250m\n    memory: 256Mi\n  limits:\n    memory: 512Mi"
+    assert old in text, "the shipped backend values changed: update sample_backend_values()"
+    return text.replace(old, "    cpu: 100m\n    memory: 128Mi\n  limits:\n    cpu: 500m\n    memory: 256Mi")
+
+
+def make_opsrepo(
+    where: Path,
+    *,
+    user: str = "carol",
+    policy: str | None = None,
+    files: dict[str, str] | None = None,
+) -> Path:
+    """`where/ops`: main with one commit (manifests/, .github/aiops.yaml, history/.gitkeep);
+    `files` replaces the text of some of them (e.g. values that match a cluster fixture)."""
     repo = where / "ops"
     repo.mkdir(parents=True)
     git(repo, "init", "-q", "-b", "main")
@@ -48,6 +67,8 @@ def make_opsrepo(where: Path, *, user: str = "carol", policy: str | None = None)
     (repo / ".github" / "aiops.yaml").write_text(text, encoding="utf-8")
     (repo / "history").mkdir()
     (repo / "history" / ".gitkeep").write_text("")
+    for path, text in (files or {}).items():
+        (repo / path).write_text(text, encoding="utf-8")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "ops repository")
     return repo

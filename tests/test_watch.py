@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from fakeapi import FakeApiServer
-from opsrepo import aiops, make_opsrepo
+from opsrepo import BACKEND_VALUES, aiops, make_opsrepo, sample_backend_values
 
 from aiops.gitops.local import LocalForge
 from aiops.model.findings import Finding, Severity
@@ -88,7 +88,7 @@ def env(sample_items: list[dict[str, Any]], sample_files: tuple[str, str], tmp_p
         fake.set_log(ns, pod, container, text, previous=True)
     fake.start()
     kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig")
-    repo = make_opsrepo(tmp_path)
+    repo = make_opsrepo(tmp_path, files={BACKEND_VALUES: sample_backend_values()})
     forge = LocalForge(repo)
     lines: list[str] = []
     watcher = Watcher(
@@ -342,7 +342,7 @@ def test_cli_stops_gracefully_on_sigterm(
 
 
 def test_cli_once_reports_and_exits(sample_api: FakeApiServer, kubeconfig: str, tmp_path: Path) -> None:
-    repo = make_opsrepo(tmp_path)
+    repo = make_opsrepo(tmp_path, files={BACKEND_VALUES: sample_backend_values()})
     run = aiops("watch", "--kubeconfig", kubeconfig, "-A", "--once", "--forge", "local", "--repo", str(repo))
     assert run.code == 0, run.err
     assert "3 problem(s) failing" in run.out
@@ -505,7 +505,7 @@ def test_through_the_github_forge_the_policy_and_files_are_read_through_the_api(
     front = "manifests/environments/minikube/todo-frontend.yaml"
     files = {
         ".github/aiops.yaml": "namespaces: [todo]\nproposals: {max_open: 5, max_per_hour: 3}\n",
-        values: (ROOT / values).read_text(),
+        values: sample_backend_values(),
         front: (ROOT / front).read_text(),
     }
     work = tmp_path / "work"
