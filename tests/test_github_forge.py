@@ -597,6 +597,12 @@ def test_revert_files_undoes_a_merged_pr_but_never_removes_records(
     rsps.get(
         f"{M}/contents/manifests/old.yaml", status=404, json=P.error("Not Found"), match=[q({"ref": "main"})]
     )
+    # the texts the merge itself left, to undo only its own edits on top of main (a 3-way undo)
+    at_merge = [q({"ref": sha("m")})]
+    rsps.get(f"{M}/contents/{VALUES}", json=P.content(VALUES, "after\n"), match=at_merge)
+    rsps.get(f"{M}/contents/manifests/extra.yaml", json=P.content("x", "e\n"), match=at_merge)
+    rsps.get(f"{M}/contents/manifests/new.yaml", json=P.content("x", "old\n"), match=at_merge)
+    rsps.get(f"{M}/contents/manifests/old.yaml", status=404, json=P.error("Not Found"), match=at_merge)
     assert forge.revert_files(9) == {
         VALUES: "before\n",
         "manifests/extra.yaml": None,

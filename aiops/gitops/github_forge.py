@@ -36,6 +36,7 @@ from aiops.gitops.forge import (
     replace_section,
 )
 from aiops.gitops.github_auth import ACTIONS_BOT_LOGIN, DEFAULT_BOT_LOGIN
+from aiops.gitops.revert import revert_texts
 
 if TYPE_CHECKING:
     from github.Repository import Repository
@@ -837,15 +838,17 @@ class GitHubForge:
             raise InputError(f"--pr {number}: only a merged proposal can be reverted (it is {state})")
         merge_sha = str(pr.merge_commit_sha)
         parent = self._parent_sha(merge_sha)
-        out: dict[str, str | None] = {}
+        before: dict[str, str | None] = {}
         for f in self._files(pr):
             path = str(f.filename)
             if path.startswith("history/") and f.status == "added":
                 continue  # records are append-only: a revert never removes them (DESIGN §4.5)
             if f.status == "renamed" and f.previous_filename:
-                out[path] = None
-                out[str(f.previous_filename)] = self.read_file(str(f.previous_filename), parent)
+                before[path] = None
+                before[str(f.previous_filename)] = self.read_file(str(f.previous_filename), parent)
             else:
-                out[path] = None if f.status == "added" else self.read_file(path, parent)
-        current = {path: self.read_file(path) for path in out}
-        return {k: v for k, v in out.items() if current[k] != v}
+                before[path] = None if f.status == "added" else self.read_file(path, parent)
+        now = {path: self.read_file(path) for path in before}
+        changed = [p for p in before if now[p] != before[p]]
+        after = {p: self.read_file(p, merge_sha) for p in changed}
+        return revert_texts(number, {p: before[p] for p in changed}, after, now)

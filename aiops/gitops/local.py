@@ -28,6 +28,7 @@ from aiops.gitops.forge import (
     replace_section,
 )
 from aiops.gitops.git import BOT_NAME, Git, GitError
+from aiops.gitops.revert import revert_texts
 
 PROPOSAL_REFS = "refs/aiops/proposals/"
 STATUS_REF = "refs/aiops/statuses"
@@ -400,14 +401,15 @@ class LocalForge:
         if p.state != "merged" or not p.merge_sha:
             raise InputError(f"--pr {number}: only a merged proposal can be reverted (it is {p.state})")
         parent = f"{p.merge_sha}^1"
-        out: dict[str, str | None] = {}
+        before: dict[str, str | None] = {}
         for status, path, old_path in self.git.diff_name_status(parent, p.merge_sha):
             if path.startswith("history/") and status == "A":
                 continue  # records are append-only: a revert never removes them (DESIGN §4.5)
             if old_path and old_path != path:
-                out[path] = None
-                out[old_path] = self.git.show(parent, old_path)
+                before[path] = None
+                before[old_path] = self.git.show(parent, old_path)
             else:
-                out[path] = None if status == "A" else self.git.show(parent, path)
-        current = {path: self.read_file(path) for path in out}
-        return {k: v for k, v in out.items() if current[k] != v}
+                before[path] = None if status == "A" else self.git.show(parent, path)
+        now = {path: self.read_file(path) for path in before}
+        after = {path: self.git.show(p.merge_sha, path) for path in before}
+        return revert_texts(number, before, after, now)
