@@ -763,3 +763,57 @@ def test_flux_mode_waits_for_the_kustomization_to_apply_the_commit(
         r.path == f"/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations/{REL}"
         for r in fake.requests
     )
+
+
+# ---- aiops rollback --emergency ------------------------------------------------------------------
+
+
+def test_emergency_rollback_restores_the_cluster_holds_the_release_and_opens_the_revert(
+    tmp_path: Path, cluster: tuple[FakeApiServer, str], helm_log: Path
+) -> None:
+    from aiops.pipeline.emergency import emergency_rollback
+
+    _, kc = cluster
+    repo = make_opsrepo(tmp_path)
+    forge = LocalForge(repo)
+    n = propose_scale(forge, 3)
+    approve_gate_merge(forge, n)
+    assert [r.outcome for r in run_apply(forge, Git(repo), opts(repo, kc), runtime()).releases] == ["success"]
+
+    out = emergency_rollback(
+        forge, Git(repo), n, opts(repo, kc), policy_of(forge), rt=runtime(), requested_by="alice"
+    )
+
+    assert [r["outcome"] for r in out.releases] == ["rolled-back"] and not out.failed
+    calls = [c[0] for c in helm_calls(helm_log)]
+    assert calls[-2:] == ["history", "rollback"]  # helm rollback to the last good revision, at once
+    assert list(holds(forge)) == [REL]  # a later push cannot re-apply the bad change
+    [revert] = [p for p in forge.find_proposals(state="open") if p.meta.get("revert_of") == n]
+    assert out.revert["number"] == revert.number
+    # a second apply while the revert is open skips the held release
+    assert run_apply(forge, Git(repo), opts(repo, kc), runtime()).releases == []
+
+
+def test_emergency_rollback_refuses_gitops_engines_and_unmerged_prs(
+    tmp_path: Path, cluster: tuple[FakeApiServer, str], helm_log: Path
+) -> None:
+    from aiops.pipeline.emergency import emergency_rollback
+    from aiops.settings import load_settings_text
+
+    _, kc = cluster
+    repo = make_opsrepo(tmp_path)
+    forge = LocalForge(repo)
+    n = propose_scale(forge, 3)
+    with pytest.raises(InputError, match="only a merged proposal"):
+        emergency_rollback(forge, Git(repo), n, opts(repo, kc), policy_of(forge), rt=runtime())
+    approve_gate_merge(forge, n)
+    argocd = load_settings_text("apply: {mode: argocd}\n")
+    with pytest.raises(PolicyRefusal, match="the GitOps engine owns the cluster"):
+        emergency_rollback(forge, Git(repo), n, opts(repo, kc), argocd, rt=runtime())
+    assert helm_calls(helm_log) == []
+
+
+def test_emergency_cli_refuses_a_dry_run_and_names_the_flag(tmp_path: Path) -> None:
+    repo = make_opsrepo(tmp_path)
+    run = aiops("rollback", "--pr", "1", "--emergency", "--dry-run", "--repo", str(repo), "--forge", "local")
+    assert run.code == 2 and "--emergency and --dry-run exclude each other" in run.err

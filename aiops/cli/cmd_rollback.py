@@ -25,6 +25,18 @@ import click
     "--as", "login", default=None, help="Who requests the rollback (default: git user / GITHUB_ACTOR)."
 )
 @click.option("--dry-run", is_flag=True, help="Print the revert proposal; write nothing.")
+@click.option(
+    "--emergency",
+    is_flag=True,
+    help="Roll the touched releases back in the cluster now (helm rollback / re-apply), hold them, "
+    "then open the revert PR. helm and kubectl apply modes only.",
+)
+@click.option(
+    "--kubeconfig", type=click.Path(dir_okay=False), help="With --emergency: the cluster's kubeconfig."
+)
+@click.option(
+    "--context", "kube_context", help="With --emergency: the kube context (must be the policy's cluster)."
+)
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def command(**opts: Any) -> None:
     """Open the revert proposal of merged proposal N (branch aiops/revert-N).
@@ -37,6 +49,7 @@ def command(**opts: Any) -> None:
     Examples:
       aiops rollback --pr 1 --repo ./ops
       aiops rollback --pr 7 --forge github --as alice
+      aiops rollback --pr 7 --emergency --context minikube   # restore the cluster first
     """
     from aiops.pipeline.forges import open_forge
     from aiops.pipeline.merge import policy_of
@@ -46,6 +59,9 @@ def command(**opts: Any) -> None:
     login: str | None = opts["login"]
     dry_run = bool(opts["dry_run"])
     forge = open_forge(opts["forge_name"], repo=opts["repo"], actor=login)
+    if opts["emergency"]:
+        _emergency(forge, number, opts, login, dry_run)
+        return
     outcome = rollback(forge, number, settings=policy_of(forge), requested_by=login, dry_run=dry_run)
     if opts["output"] == "json":
         data = outcome.to_dict()
@@ -59,3 +75,28 @@ def command(**opts: Any) -> None:
     if dry_run:
         click.echo(outcome.body.rstrip("\n"))
         click.echo("dry run: nothing was written")
+
+
+def _emergency(forge: Any, number: int, opts: dict[str, Any], login: str | None, dry_run: bool) -> None:
+    from aiops.errors import EXIT_FINDINGS, InputError
+    from aiops.gitops.git import Git
+    from aiops.pipeline.apply import ApplyOptions
+    from aiops.pipeline.emergency import emergency_rollback
+    from aiops.pipeline.merge import policy_of
+
+    if dry_run:
+        raise InputError("--emergency and --dry-run exclude each other: an emergency acts at once")
+    options = ApplyOptions(repo=opts["repo"], kubeconfig=opts["kubeconfig"], context=opts["kube_context"])
+    outcome = emergency_rollback(
+        forge, Git(opts["repo"]), number, options, policy_of(forge), requested_by=login
+    )
+    if opts["output"] == "json":
+        click.echo(json.dumps(outcome.to_dict(), indent=2))
+    else:
+        for r in outcome.releases:
+            click.echo(f"{r['release']}: {r['outcome']} — {r['rollback']}")
+        click.echo(f"hold: {outcome.holds}")
+        rv = outcome.revert
+        click.echo(f"revert: {rv.get('action')} #{rv.get('number')}" if rv.get("number") else f"revert: {rv}")
+    if outcome.failed:
+        raise SystemExit(EXIT_FINDINGS)
