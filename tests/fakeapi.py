@@ -6,7 +6,8 @@ responses are `<Kind>List` objects whose items carry no kind/apiVersion, `metada
 (`/api`, `/apis`, `/api/v1`, `/apis/<g>/<v>`), list (all namespaces and per namespace) and get
 for every snapshot kind, equality label/field selectors, pod logs (`tailLines`, `previous=true`),
 metrics.k8s.io PodMetrics. Faults: `forbid()` (403 on a resource), `fail()` (5xx N times),
-`delay()` (slow responses, for timeouts). PATCH of deployments (merge and JSON patch). Every request
+`delay()` (slow responses, for timeouts). PATCH of deployments, Argo CD Applications and Flux
+Kustomizations (merge and JSON patch). Every request
 is recorded, with its body. Watch (`?watch=true`, chunked JSON lines from a `resourceVersion`): mutate
 through `upsert()`/`delete()`, `drop_watches()` cuts open streams, `compact()` makes older versions
 answer an ERROR event with a 410 Status. Used by tests and benchmarks.
@@ -271,8 +272,13 @@ class FakeApiServer:
         if not m or not m["name"] or m["sub"]:
             return _status(405, "MethodNotAllowed", f"PATCH is not allowed on {path}")
         gv = m["core"] or f"{m['group']}/{m['version']}"
-        if (gv, m["plural"]) != ("apps/v1", "deployments"):
-            return _status(405, "MethodNotAllowed", f"the fake API patches deployments only, not {path}")
+        patchable = {
+            ("apps/v1", "deployments"),
+            ("argoproj.io/v1alpha1", "applications"),
+            ("kustomize.toolkit.fluxcd.io/v1", "kustomizations"),
+        }
+        if (gv, m["plural"]) not in patchable:
+            return _status(405, "MethodNotAllowed", f"the fake API does not patch {path}")
         if (gv, m["plural"]) in self.forbidden:
             return _status(
                 403,

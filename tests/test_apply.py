@@ -794,11 +794,10 @@ def test_emergency_rollback_restores_the_cluster_holds_the_release_and_opens_the
     assert run_apply(forge, Git(repo), opts(repo, kc), runtime()).releases == []
 
 
-def test_emergency_rollback_refuses_gitops_engines_and_unmerged_prs(
+def test_emergency_rollback_refuses_observe_mode_and_unmerged_prs(
     tmp_path: Path, cluster: tuple[FakeApiServer, str], helm_log: Path
 ) -> None:
     from aiops.pipeline.emergency import emergency_rollback
-    from aiops.settings import load_settings_text
 
     _, kc = cluster
     repo = make_opsrepo(tmp_path)
@@ -807,9 +806,8 @@ def test_emergency_rollback_refuses_gitops_engines_and_unmerged_prs(
     with pytest.raises(InputError, match="only a merged proposal"):
         emergency_rollback(forge, Git(repo), n, opts(repo, kc), policy_of(forge), rt=runtime())
     approve_gate_merge(forge, n)
-    argocd = load_settings_text("apply: {mode: argocd}\n")
-    with pytest.raises(PolicyRefusal, match="the GitOps engine owns the cluster"):
-        emergency_rollback(forge, Git(repo), n, opts(repo, kc), argocd, rt=runtime())
+    with pytest.raises(PolicyRefusal, match="observe mode never writes"):
+        emergency_rollback(forge, Git(repo), n, opts(repo, kc, observe=True), policy_of(forge), rt=runtime())
     assert helm_calls(helm_log) == []
 
 
@@ -817,3 +815,54 @@ def test_emergency_cli_refuses_a_dry_run_and_names_the_flag(tmp_path: Path) -> N
     repo = make_opsrepo(tmp_path)
     run = aiops("rollback", "--pr", "1", "--emergency", "--dry-run", "--repo", str(repo), "--forge", "local")
     assert run.code == 2 and "--emergency and --dry-run exclude each other" in run.err
+
+
+def test_emergency_in_argocd_mode_suspends_auto_sync_and_the_merged_revert_restores_it(
+    tmp_path: Path, cluster: tuple[FakeApiServer, str], helm_log: Path
+) -> None:
+    import copy
+
+    from aiops.pipeline.emergency import emergency_rollback
+
+    fake, kc = cluster
+    policy = (
+        (ROOT / ".github" / "aiops.yaml").read_text(encoding="utf-8").replace("mode: helm ", "mode: argocd")
+    )
+    repo = make_opsrepo(tmp_path, policy=policy)
+    forge = LocalForge(repo)
+    before = forge.base_sha()
+    fake.add(argocd_app(before))
+    n = propose_scale(forge, 3)
+    approve_gate_merge(forge, n)
+
+    def app() -> dict[str, Any]:
+        return next(
+            o for o in fake.objects[("argoproj.io/v1alpha1", "applications")] if o["metadata"]["name"] == REL
+        )
+
+    out = emergency_rollback(forge, Git(repo), n, opts(repo, kc), policy_of(forge), rt=runtime())
+
+    [res] = out.releases
+    assert res["outcome"] == "rolled-back" and res["rollback"].startswith(
+        "argocd: auto-sync of todo-backend suspended"
+    )
+    patched = app()
+    assert patched["spec"]["syncPolicy"].get("automated") is None  # the engine no longer re-applies main
+    assert patched["operation"]["sync"]["revision"] == before  # and syncs back to before the merge
+    assert list(holds(forge)) == [REL]
+    assert helm_calls(helm_log) == []  # aiops never runs helm against an engine's cluster
+    [revert] = [p for p in forge.find_proposals(state="open") if p.meta.get("revert_of") == n]
+
+    # the revert merges: the next apply lifts the hold and gives Argo CD its auto-sync back
+    head = approve_gate_merge(forge, revert.number)
+
+    def engine_syncs(seconds: float) -> None:
+        synced = copy.deepcopy(app())
+        synced["status"] = {"sync": {"status": "Synced", "revision": head}, "health": {"status": "Healthy"}}
+        fake.upsert(synced)
+
+    report = run_apply(forge, Git(repo), opts(repo, kc), runtime(on_sleep=engine_syncs))
+    assert holds(forge) == {}
+    assert any("auto-sync of todo-backend restored" in note for note in report.notes)
+    assert app()["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+    assert "aiops.io/suspended-automated" not in (app()["metadata"].get("annotations") or {})

@@ -9,7 +9,9 @@ In pull-based set-ups the engine applies; aiops only reads its status through th
   True; `Ready=False` with the commit attempted is a failure.
 
 `SyncWatcher.wait(name, sha)` polls with an injected clock and sleep until synced, failed or the
-timeout. Rollback in these modes is git-first (a revert PR), never a write here. Reads only.
+timeout. Rollback in these modes is git-first (a revert PR). The only writes are for
+`aiops rollback --emergency`: `suspend` stops the engine's auto-sync (Argo CD also syncs back to
+the previous revision) and `resume` restores it when the hold is lifted.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from typing import Any, Literal
 from aiops.errors import InputError, UnreachableError
 
 Engine = Literal["argocd", "flux"]
+SUSPENDED_ANNOTATION = "aiops.io/suspended-automated"
+
 ENGINES: dict[str, tuple[str, str, str]] = {
     # mode: (group/version, plural, default namespace)
     "argocd": ("argoproj.io/v1alpha1", "applications", "argocd"),
@@ -151,6 +155,95 @@ class SyncWatcher:
             raise UnreachableError(f"cluster: GET {path}: HTTP {status}")
         doc = json.loads(body)
         return doc if isinstance(doc, dict) else {}
+
+    def _patch(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """JSON merge patch of the Application/Kustomization (the only writes this adapter makes)."""
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
+        gv, plural, default_ns = ENGINES[self.engine]
+        ns = self.namespace or default_ns
+        path = f"/apis/{gv}/namespaces/{ns}/{plural}/{name}"
+        client = self._connect()
+        try:
+            params = client.param_serialize(
+                method="PATCH",
+                resource_path=path,
+                query_params=[("fieldManager", "aiops")],
+                header_params={
+                    "Accept": "application/json",
+                    "Content-Type": "application/merge-patch+json",
+                },
+                body=body,
+                auth_settings=["BearerToken"],
+            )
+            resp = client.call_api(*params, _request_timeout=15.0)
+            data = resp.read()
+        except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise UnreachableError(f"cluster: PATCH {path}: {type(exc).__name__}") from None
+        status = int(resp.status)
+        if status == 404:
+            raise InputError(f"{self.engine}: no {plural} {ns}/{name} (apply.mode is {self.engine})")
+        if status in (401, 403):
+            from aiops.errors import PolicyRefusal
+
+            raise PolicyRefusal(f"cluster: PATCH {path}: HTTP {status} (aiops may not change {plural})")
+        if status >= 300:
+            raise UnreachableError(f"cluster: PATCH {path}: HTTP {status}")
+        doc = json.loads(data)
+        return doc if isinstance(doc, dict) else {}
+
+    def suspend(self, name: str, *, rollback_to: str | None = None) -> str:
+        """Stop the engine from syncing `name` (an emergency); Argo CD also syncs back to `rollback_to`.
+
+        Argo CD: the automated sync policy is removed and kept in the annotation
+        `aiops.io/suspended-automated` so `resume` can restore it; with `rollback_to` a one-off sync
+        operation to that revision is requested. Flux: `spec.suspend: true` (Flux cannot sync a
+        Kustomization to an older revision; the revert PR restores it once resumed).
+        """
+        if self.engine == "argocd":
+            app = self.read(name)
+            automated = ((app.get("spec") or {}).get("syncPolicy") or {}).get("automated")
+            body: dict[str, Any] = {
+                "metadata": {"annotations": {SUSPENDED_ANNOTATION: json.dumps(automated or {})}},
+                "spec": {"syncPolicy": {"automated": None}},
+            }
+            if rollback_to:
+                body["operation"] = {
+                    "initiatedBy": {"username": "aiops"},
+                    "sync": {"revision": rollback_to},
+                }
+            self._patch(name, body)
+            done = f"argocd: auto-sync of {name} suspended"
+            return done + (f"; syncing back to {rollback_to[:12]}" if rollback_to else "")
+        self._patch(
+            name, {"metadata": {"annotations": {SUSPENDED_ANNOTATION: "true"}}, "spec": {"suspend": True}}
+        )
+        return f"flux: {name} suspended (it stays at the last applied revision until resumed)"
+
+    def resume(self, name: str) -> str | None:
+        """Undo `suspend` when aiops suspended `name` (its annotation says so); None when it did not."""
+        obj = self.read(name)
+        marker = ((obj.get("metadata") or {}).get("annotations") or {}).get(SUSPENDED_ANNOTATION)
+        if marker is None:
+            return None
+        if self.engine == "argocd":
+            try:
+                automated = json.loads(marker) or {}
+            except json.JSONDecodeError:
+                automated = {}
+            self._patch(
+                name,
+                {
+                    "metadata": {"annotations": {SUSPENDED_ANNOTATION: None}},
+                    "spec": {"syncPolicy": {"automated": automated}},
+                },
+            )
+            return f"argocd: auto-sync of {name} restored"
+        self._patch(
+            name, {"metadata": {"annotations": {SUSPENDED_ANNOTATION: None}}, "spec": {"suspend": False}}
+        )
+        return f"flux: {name} resumed"
 
     def wait(self, name: str, sha: str) -> SyncState:
         """Poll until the app is synced at `sha` and healthy, or failed, or the timeout passes."""

@@ -1048,6 +1048,9 @@ def run_apply(
             record_files[path] = text
             del current_holds[name]
             report.notes.append(f"hold on {name} lifted: {reason}")
+            resumed = _resume_engine(opts, settings, name)
+            if resumed:
+                report.notes.append(resumed)
     # 3. which releases changed since the last applied commit
     paths = _range_paths(git, since, head) if since != head else []
     changes = [FileChange(path=p, old_text=None, new_text="") for p in paths]
@@ -1159,6 +1162,18 @@ def run_apply(
     if forge.name == "local" or git.rev(APPLIED_REF) is not None:
         git.update_ref(APPLIED_REF, head)
     return report
+
+
+def _resume_engine(opts: ApplyOptions, settings: Settings, name: str) -> str | None:
+    """After an emergency suspended Argo CD/Flux for `name`, give the engine its auto-sync back."""
+    if opts.dry_run or settings.apply.mode not in ("argocd", "flux"):
+        return None
+    from aiops.apply.gitops_engines import SyncWatcher
+
+    try:
+        return SyncWatcher(settings.apply.mode, kubeconfig=opts.kubeconfig, context=opts.context).resume(name)
+    except InputError:  # the engine has no object of that name: nothing was suspended
+        return None
 
 
 def _bot(settings: Settings) -> str:

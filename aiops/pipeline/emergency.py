@@ -5,8 +5,9 @@ slow: this flow rolls each release the PR touched back at once (helm: `helm roll
 good revision; kubectl: re-apply the commit before the merge), puts those releases on hold (so a
 later push cannot re-apply the bad change before the revert merges), and opens the revert PR,
 which then takes the low-tier fast path (a tier-team member may add the `emergency` label).
-In argocd/flux mode the engine owns the cluster: aiops refuses here and the revert PR alone is
-the rollback (git-first, DESIGN §4.10); suspending an engine's auto-sync is left to its own CLI.
+In argocd/flux mode the engine owns the cluster: aiops suspends its auto-sync (Argo CD also
+syncs back to the commit before the merge; Flux stays at what it last applied), and lifting the
+hold when the revert merges restores the auto-sync (DESIGN §4.10).
 
 Composes the apply pipeline's cluster steps; the policy's `cluster` must match the kube context.
 """
@@ -74,11 +75,10 @@ def emergency_rollback(
     if p.state != "merged" or not p.merge_sha:
         raise InputError(f"--pr {number}: only a merged proposal can be rolled back (it is {p.state})")
     mode = settings.apply.mode
-    if mode in ("argocd", "flux") or getattr(opts, "observe", False):
+    if getattr(opts, "observe", False):
         raise PolicyRefusal(
-            f"--emergency: apply.mode {mode}: the GitOps engine owns the cluster; aiops does not write to it",
-            hint=f"run `aiops rollback --pr {number}` (the revert PR is the rollback), or roll back "
-            "with the engine's own CLI",
+            "--emergency: observe mode never writes to the cluster",
+            hint=f"run `aiops rollback --pr {number}` (the revert PR is the rollback)",
         )
     check_context(opts, settings)
     rt = rt or ApplyRuntime()
@@ -95,7 +95,10 @@ def emergency_rollback(
     for name in names:
         rel = settings.apply.releases[name]
         res = ReleaseResult(name, rel.namespace, mode)
-        ok = cluster.roll_back(name, previous, res)
+        if mode in ("argocd", "flux"):
+            ok = _suspend_engine(mode, name, previous, opts, res)
+        else:
+            ok = cluster.roll_back(name, previous, res)
         res.outcome = "rolled-back" if ok else "failed"
         out.releases.append(res.to_dict())
         why = f"emergency rollback of #{number} requested by {bot}"
@@ -115,3 +118,12 @@ def emergency_rollback(
     # does not add it itself
     out.revert = _open_revert(forge, p, settings, now, bot)
     return out
+
+
+def _suspend_engine(mode: str, name: str, previous: str | None, opts: Any, res: Any) -> bool:
+    """Argo CD / Flux own the cluster: stop their auto-sync (Argo CD syncs back to `previous`)."""
+    from aiops.apply.gitops_engines import SyncWatcher
+
+    watcher = SyncWatcher(mode, kubeconfig=opts.kubeconfig, context=opts.context)
+    res.rollback = watcher.suspend(name, rollback_to=previous if mode == "argocd" else None)
+    return True
