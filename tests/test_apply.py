@@ -866,3 +866,49 @@ def test_emergency_in_argocd_mode_suspends_auto_sync_and_the_merged_revert_resto
     assert any("auto-sync of todo-backend restored" in note for note in report.notes)
     assert app()["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
     assert "aiops.io/suspended-automated" not in (app()["metadata"].get("annotations") or {})
+
+
+def test_emergency_in_flux_mode_suspends_the_kustomization_and_resume_undoes_it(
+    tmp_path: Path, cluster: tuple[FakeApiServer, str], helm_log: Path
+) -> None:
+    from aiops.apply.gitops_engines import SyncWatcher
+    from aiops.pipeline.emergency import emergency_rollback
+
+    fake, kc = cluster
+    policy = (
+        (ROOT / ".github" / "aiops.yaml").read_text(encoding="utf-8").replace("mode: helm ", "mode: flux")
+    )
+    repo = make_opsrepo(tmp_path, policy=policy)
+    forge = LocalForge(repo)
+    fake.add(
+        {
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "kind": "Kustomization",
+            "metadata": {
+                "name": REL,
+                "namespace": "flux-system",
+                "uid": "ks",
+                "creationTimestamp": f.ts(-600),
+            },
+            "spec": {
+                "interval": "1m",
+                "path": "./manifests",
+                "prune": True,
+                "sourceRef": {"kind": "GitRepository", "name": "ops"},
+            },
+        }
+    )
+    n = propose_scale(forge, 3)
+    approve_gate_merge(forge, n)
+
+    def ks() -> dict[str, Any]:
+        return next(o for o in fake.objects[("kustomize.toolkit.fluxcd.io/v1", "kustomizations")])
+
+    out = emergency_rollback(forge, Git(repo), n, opts(repo, kc), policy_of(forge), rt=runtime())
+    assert [r["outcome"] for r in out.releases] == ["rolled-back"]
+    assert ks()["spec"]["suspend"] is True and list(holds(forge)) == [REL]
+    assert helm_calls(helm_log) == []
+
+    assert SyncWatcher("flux", kubeconfig=kc).resume(REL) == f"flux: {REL} resumed"
+    assert ks()["spec"]["suspend"] is False
+    assert SyncWatcher("flux", kubeconfig=kc).resume(REL) is None  # not suspended by aiops any more
