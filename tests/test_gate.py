@@ -394,6 +394,38 @@ def test_medium_memory_request_below_p95_with_margin_fails(
     assert any(b.startswith("safety:") for b in out["decision"]["blockers"])
 
 
+def test_a_marker_edited_against_its_committed_record_fails(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The PR body can change without a commit: an edited requester or sizing must not go unseen."""
+    from datetime import UTC, datetime
+
+    from aiops.model.phr import PhrRecord
+    from aiops.phr.render import render_record
+
+    key = "rightsize-todo-deployment-todo-backend"
+    rid = f"20261125-{key}"
+    front = {"title": "Right-size", "kind": "rightsize", "requested_by": "frank", "sizing": SIZING}
+    record = PhrRecord(rid, "recommendation", datetime(2026, 11, 25, tzinfo=UTC), front)
+    new = BASE_VALUES.replace("cpu: 500m", "cpu: 130m").replace(
+        "memory: 512Mi\n  limits", "memory: 156Mi\n  limits"
+    )
+    new = new.replace("limits:\n    memory: 512Mi", "limits:\n    memory: 200Mi")
+    files = {VALUES: new, record.path: render_record(record)}
+    honest = propose(repo, files, labels=("risk:medium",), sizing=SIZING, requested_by="frank", key=key)
+    review(repo, honest, "alice")
+    code, out = gate(repo, honest, capsys)
+    assert code == 0 and out["decision"]["state"] == "success", out
+    LocalForge(repo).close_proposal(honest, comment="")
+
+    # the same proposal whose marker says someone else asked for it (so frank could approve)
+    edited = propose(repo, files, labels=("risk:medium",), sizing=SIZING, requested_by="mallory", key=key)
+    review(repo, edited, "alice")
+    code, out = gate(repo, edited, capsys)
+    assert code == 1 and out["decision"]["state"] == "failure"
+    assert any("differs from the committed record" in b for b in out["decision"]["blockers"]), out
+
+
 def _label_event(repo: Path, n: int, actor: str) -> None:
     forge = LocalForge(repo)
     data = forge._load(n)

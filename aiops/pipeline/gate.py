@@ -175,18 +175,40 @@ def _membership(host: GateHost, settings: Settings, logins: Sequence[str]) -> di
     return {slug: tuple(sorted(host.active_members(slug, people), key=_key)) for slug in slugs}
 
 
-def _marker_problem(forge: Forge, p: Proposal, settings: Settings) -> str | None:
-    """An aiops PR on GitHub must carry its intact marker (who requested it, the sizing evidence)."""
-    if forge.name != "github" or not _is_bot(p.author, settings):
+def _marker_problem(forge: Forge, p: Proposal, settings: Settings, cs: ChangeSet) -> str | None:
+    """An aiops PR must carry its intact marker (who requested it, the sizing evidence), and the
+    marker must agree with the recommendation record the bot committed: a PR body can be edited
+    without a commit, so an edited `requested_by` or `sizing` would otherwise go unseen."""
+    if not _is_bot(p.author, settings):
         return None
-    from aiops.phr.render import MarkerError, decode_marker
+    from aiops.phr.render import MarkerError, decode_marker, parse_record
 
-    try:
-        found = decode_marker(p.body)
-    except MarkerError as exc:
-        return f"{exc.message}: the requester and sizing evidence cannot be trusted"
-    if found is None:
-        return "the aiops:meta marker was removed from the PR body: the requester cannot be known"
+    meta: Mapping[str, Any] | None
+    if forge.name == "github":
+        try:
+            meta = decode_marker(p.body)
+        except MarkerError as exc:
+            return f"{exc.message}: the requester and sizing evidence cannot be trusted"
+        if meta is None:
+            return "the aiops:meta marker was removed from the PR body: the requester cannot be known"
+    else:
+        meta = p.meta
+    record_id = str(meta.get("id") or "")
+    for f in cs.files:
+        if not (record_id and f.old_text is None and f.new_text is not None):
+            continue
+        if not f.path.endswith(f"/{record_id}--recommendation.md"):
+            continue
+        try:
+            front = parse_record(f.new_text, where=f.path).front
+        except AiopsError:
+            return f"{f.path}: the recommendation record does not parse; the marker cannot be checked"
+        for key in ("requested_by", "sizing"):
+            if key in front and front.get(key) != meta.get(key):
+                return (
+                    f"the PR body's aiops:meta `{key}` differs from the committed record {f.path}:"
+                    " the marker was edited"
+                )
     return None
 
 
@@ -249,7 +271,7 @@ def evaluate_pr(
         reverted=reverted_change(forge, cs),
         complete=complete,
     )
-    problem = _marker_problem(forge, p, settings)
+    problem = _marker_problem(forge, p, settings, cs)
     if problem is not None:
         d = result.decision
         result = replace(
