@@ -11,25 +11,12 @@ from typing import Any
 
 import click
 
-from aiops.cli.options import cluster_options, config_option, output_option
+from aiops.cli.options import cluster_options, config_option, output_option, usage_options
 
 
 @click.command("recommend")
 @cluster_options
-@click.option(
-    "--usage",
-    "usage",
-    multiple=True,
-    metavar="KIND=FILE",
-    help="Usage history file, Prometheus query_range JSON: cpu=FILE (cores) or memory=FILE "
-    "(working-set bytes); repeatable.",
-)
-@click.option(
-    "--usage-dir",
-    type=click.Path(file_okay=False),
-    help="Directory written by `aiops collect` (cpu.json, memory.json).",
-)
-@click.option("--prometheus", metavar="URL", help="Prometheus base URL to read 14 days of usage from.")
+@usage_options
 @config_option
 @output_option
 def command(**opts: Any) -> None:

@@ -9,21 +9,13 @@ from typing import Any
 
 import click
 
-from aiops.cli.options import cluster_options, config_option
+from aiops.cli.options import cluster_options, config_option, usage_options
 
 
 @click.command("report")
 @click.argument("kind", type=click.Choice(["health", "utilization", "security"]))
 @cluster_options
-@click.option(
-    "--usage",
-    "usage",
-    multiple=True,
-    metavar="KIND=FILE",
-    help="Usage history (Prometheus query_range JSON): cpu=FILE or memory=FILE; repeatable.",
-)
-@click.option("--usage-dir", type=click.Path(file_okay=False), help="Directory written by `aiops collect`.")
-@click.option("--prometheus", metavar="URL", help="Prometheus base URL for usage history.")
+@usage_options
 @config_option
 @click.option(
     "--repo",

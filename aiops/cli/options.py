@@ -52,6 +52,31 @@ def cluster_options(func: F) -> F:
     return func
 
 
+def usage_options(func: F) -> F:
+    """--usage KIND=FILE (repeatable), --usage-dir DIR, --prometheus URL (DESIGN §4.3)."""
+    opts = [
+        click.option(
+            "--usage",
+            "usage",
+            multiple=True,
+            metavar="KIND=FILE",
+            help="Usage history file, Prometheus query_range JSON: cpu=FILE (cores) or memory=FILE "
+            "(working-set bytes); repeatable.",
+        ),
+        click.option(
+            "--usage-dir",
+            type=click.Path(file_okay=False),
+            help="Directory written by `aiops collect` (cpu.json, memory.json).",
+        ),
+        click.option(
+            "--prometheus", metavar="URL", help="Prometheus base URL to read 14 days of usage from."
+        ),
+    ]
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
 def output_option(func: F) -> F:
     return click.option(
         "-o",
