@@ -41,8 +41,17 @@ def repo(tmp_path: Path) -> Path:
 
 
 def record(key: str, at: str) -> tuple[str, str]:
-    path = f"history/prompts/2026/11/20261125-{key}--recommendation.md"
-    return path, f"---\nid: 20261125-{key}\nstage: recommendation\nrecommended_at: '{at}'\n---\n\n# rec\n"
+    """A valid recommendation record (the gate checks the marker against it)."""
+    from aiops.model.k8s import parse_time
+    from aiops.model.phr import PhrRecord
+    from aiops.phr.render import render_record
+
+    when = parse_time(at)
+    assert when is not None
+    rec = PhrRecord(
+        f"20261125-{key}", "recommendation", when, {"recommended_at": at, "requested_by": "frank"}
+    )
+    return rec.path, render_record(rec)
 
 
 def propose(
