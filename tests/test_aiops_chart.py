@@ -4,8 +4,9 @@
 rendered object passes `kubernetes-validate --strict` (Kubernetes 1.31.0 schemas), the ClusterRole
 is read-only and never reaches Secrets, the GitHub App credentials come from a Secret by reference,
 the NetworkPolicy allows only DNS, the API server and GitHub, every pod is locked down, and the
-chart is clean under aiops' own security checks. Uses tools/bin/helm (scripts/install-tools);
-skipped, saying so, only when it is absent.
+chart is clean under aiops' own security checks. Uses tools/bin/helm and tools/kv
+(kubernetes-validate in its own virtualenv, see tests/kvalidate.py), both from
+scripts/install-tools; skipped, saying so, only when they are absent.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import kubernetes_validate
 import pytest
+from kvalidate import assert_valid, needs_kv
 from ruamel.yaml import YAML
 
 from aiops.gitops.helm import lint, template
@@ -24,7 +25,6 @@ from aiops.gitops.helm import lint, template
 ROOT = Path(__file__).resolve().parent.parent
 HELM = ROOT / "tools" / "bin" / "helm"
 CHART = ROOT / "manifests" / "charts" / "aiops"
-K8S_VERSION = "1.31.0"
 READ_VERBS = {"get", "list", "watch"}
 
 pytestmark = pytest.mark.skipif(
@@ -84,6 +84,7 @@ def pod_specs(objs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
+@needs_kv
 @pytest.mark.parametrize("extra", ["", EVERYTHING], ids=["defaults", "everything"])
 def test_helm_lint_strict_and_kubernetes_validate_strict(extra: str, tmp_path: Path) -> None:
     values = []
@@ -93,8 +94,7 @@ def test_helm_lint_strict_and_kubernetes_validate_strict(extra: str, tmp_path: P
     ok, output = lint(str(HELM), CHART, values=values)
     assert ok, output
     objs = render(tmp_path, extra)
-    for obj in objs:
-        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+    assert_valid(objs)
     kinds = sorted({o["kind"] for o in objs})
     expected = [
         "ClusterRole",

@@ -3,7 +3,8 @@
 `helm lint --strict` and `helm template` pass on both charts with the Minikube values, the rendered
 objects pass `kubernetes-validate --strict` (Kubernetes 1.31.0 schemas), the charts follow the
 conventions aiops relies on, and a planned change renders to a diff of exactly the affected objects.
-Uses tools/bin/helm (scripts/install-tools); skipped, saying so, only when it is absent.
+Uses tools/bin/helm and tools/kv (kubernetes-validate in its own virtualenv, see tests/kvalidate.py),
+both from scripts/install-tools; skipped, saying so, only when they are absent.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-import kubernetes_validate
 import pytest
+from kvalidate import assert_valid, needs_kv, validate
 from ruamel.yaml import YAML
 
 from aiops.gitops.helm import (
@@ -35,7 +36,6 @@ from aiops.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 HELM = ROOT / "tools" / "bin" / "helm"
-K8S_VERSION = "1.31.0"
 CHARTS = {"todo-backend": ("backend", 8000), "todo-frontend": ("frontend", 3000)}
 
 needs_helm = pytest.mark.skipif(
@@ -72,6 +72,7 @@ def test_helm_lint_strict_passes(name: str) -> None:
 
 
 @needs_helm
+@needs_kv
 @pytest.mark.parametrize("name", sorted(CHARTS))
 @pytest.mark.parametrize("autoscaling", [False, True])
 def test_rendered_objects_pass_kubernetes_validate_strict(
@@ -85,16 +86,29 @@ def test_rendered_objects_pass_kubernetes_validate_strict(
     if autoscaling:
         expected.append("HorizontalPodAutoscaler")
     assert kinds == sorted(expected)
-    for obj in objs:
-        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+    assert_valid(objs)
     deploy = by_kind(objs, "Deployment")
     assert ("replicas" in deploy["spec"]) is not autoscaling  # helm-create: the HPA owns replicas
 
 
+@needs_kv
 def test_kubernetes_validate_strict_rejects_what_it_should() -> None:
-    bad = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"a": "b"}, "extra": 1}
-    with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(bad, K8S_VERSION, strict=True)
+    good = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"a": "b"}}
+    extra = {**good, "extra": 1}
+    wrong_type = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d"},
+        "spec": {"replicas": "two", "selector": {}, "template": {}},
+    }
+    unknown = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
+    ok, bad_extra, bad_type, no_schema = validate([good, extra, wrong_type, unknown])
+    assert ok is None
+    assert bad_extra is not None and "ValidationError" in bad_extra and "'extra' was unexpected" in bad_extra
+    assert bad_type is not None and "at spec.replicas" in bad_type
+    assert no_schema is not None and no_schema.startswith("SchemaNotFoundError")  # never passes silently
+    with pytest.raises(AssertionError, match="ConfigMap/x: ValidationError"):
+        assert_valid([good, extra])
 
 
 @needs_helm
