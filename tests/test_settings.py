@@ -84,6 +84,9 @@ retention_days: 365
         ("targets: [{workload: todo/Deployment/x}]", "targets[0].file: required key is missing"),
         ("targets: [{workload: x, file: f.yaml}]", "targets[0].workload"),
         ("approvals: {auto_merge_trivial: 'yes'}", "approvals.auto_merge_trivial: expected true or false"),
+        # YAML 1.2 scalars, as ruamel resolved them before: `on`/`yes` are strings, `010` no octal 8
+        ("approvals: {auto_merge_trivial: on}", "approvals.auto_merge_trivial: expected true or false"),
+        ("proposals: {max_open: 010}", "proposals.max_open: expected an integer"),
         ("approvals: {tiers: {urgent: {require: []}}}", "approvals.tiers.urgent: unknown tier"),
         ("approvals: {tiers: {low: {require: [ops]}}}", "team 'ops' is not in approvals.teams"),
         ("proposals: {max_open: 1.5}", "proposals.max_open: expected an integer"),
@@ -100,3 +103,15 @@ def test_invalid_settings_name_the_key(text: str, needle: str) -> None:
     assert needle in info.value.one_line()
     assert info.value.exit_code == EXIT_INPUT
     assert "\n" not in info.value.one_line()
+
+
+def test_yaml_errors_name_the_line() -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings_text("namespaces: [todo]\napprovals:\n  tiers: {low: [\n", source="x/aiops.yaml")
+    assert info.value.one_line().startswith("x/aiops.yaml: line ")
+
+
+def test_plain_scalars_resolve_like_yaml_1_2() -> None:
+    s = load_settings_text("namespaces: [yes, 'on', 2026-11-25]\nproposals: {max_open: 0x10}\n")
+    assert s.namespaces == ("yes", "on", "2026-11-25")
+    assert s.proposals.max_open == 16
