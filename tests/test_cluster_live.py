@@ -14,6 +14,7 @@ from fakeapi import FakeApiServer
 from aiops.cluster.files import FileSource
 from aiops.cluster.live import LiveSource, crashing_containers
 from aiops.errors import InputError, UnreachableError
+from aiops.model.kinds import ROUTINE_EVENT_REASONS
 
 
 def _keys(items: Any) -> set[tuple[str, str, str]]:
@@ -25,7 +26,10 @@ def test_reads_the_sample_like_the_file(
 ) -> None:
     snap = LiveSource(kubeconfig=kubeconfig).read()
     expected = FileSource(paths=(sample_files[0],)).read()
-    assert _keys(snap.items) == _keys(expected.items)
+    # everything but the routine lifecycle events, which the API server is asked to leave out
+    routine = [o for o in expected.of_kind("Event") if o.get("reason") in ROUTINE_EVENT_REASONS]
+    assert routine  # the sample has some: Scheduled, Pulled, Started, ScalingReplicaSet, ...
+    assert _keys(snap.items) == _keys(expected.items) - _keys(routine)
     pod = snap.get("Pod", "todo", "todo-backend-7c9f6d5b8-4kq2z")
     assert pod is not None and pod["apiVersion"] == "v1"
     assert pod["status"] == expected.get("Pod", "todo", "todo-backend-7c9f6d5b8-4kq2z")["status"]  # type: ignore[index]
@@ -107,7 +111,10 @@ def test_namespace_scoping(sample_api: FakeApiServer, kubeconfig: str) -> None:
     assert snap.of_kind("Node")  # cluster-scoped kinds are still read
     # node events live in `default`: read with a field selector, nothing else from there
     default_events = [r for r in sample_api.requests if r.path == "/api/v1/namespaces/default/events"]
-    assert [r.query.get("fieldSelector") for r in default_events] == ["involvedObject.kind=Node"]
+    assert [r.query.get("fieldSelector") for r in default_events] == [
+        "involvedObject.kind=Node,reason!=Scheduled,reason!=Pulling,reason!=Pulled,reason!=Created,"
+        "reason!=Started,reason!=SuccessfulCreate,reason!=SuccessfulDelete,reason!=ScalingReplicaSet"
+    ]
     assert [
         o["involvedObject"]["kind"] for o in snap.of_kind("Event") if o["metadata"]["namespace"] == "default"
     ] == ["Node"]
@@ -181,3 +188,64 @@ def test_crashing_containers_rule(sample_items: list[dict[str, Any]]) -> None:
     assert crashing_containers([pod], at) == [("kube-system", "coredns-6f6b679f8f-7dm4v", "coredns")]
     # ... one that restarted days ago does not
     assert crashing_containers([pod], datetime(2026, 11, 27, tzinfo=UTC)) == []
+
+
+def test_routine_events_are_left_out_and_change_no_finding(
+    sample_api: FakeApiServer, kubeconfig: str, sample_files: tuple[str, str]
+) -> None:
+    from aiops.diagnose import run_all
+
+    snap = LiveSource(kubeconfig=kubeconfig).read()
+    event_lists = [r for r in sample_api.requests if r.path.endswith("/events")]
+    assert event_lists and all(
+        r.query["fieldSelector"].split(",") == [f"reason!={x}" for x in ROUTINE_EVENT_REASONS]
+        for r in event_lists
+    )
+    assert not any(o.get("reason") in ROUTINE_EVENT_REASONS for o in snap.of_kind("Event"))
+    # the same cluster from its file (every event, the same previous logs): the same findings
+    full = FileSource(paths=(sample_files[0],), logs_path=sample_files[1], at=snap.at).read()
+    assert len(full.of_kind("Event")) > len(snap.of_kind("Event"))
+    assert {k: full.logs[k] for k in snap.logs} == snap.logs
+    live_findings = run_all(snap).findings
+    assert live_findings and live_findings == run_all(full).findings
+
+
+def test_no_analyzer_reads_a_routine_event_reason() -> None:
+    """The live source does not fetch them: an analyzer keyed on one would never fire live."""
+    pkg = Path(__file__).resolve().parent.parent / "aiops" / "diagnose"
+    for path in sorted(pkg.glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        for reason in ROUTINE_EVENT_REASONS:
+            assert f'"{reason}"' not in text and f"'{reason}'" not in text, (
+                f"{path.name} uses event reason {reason}; drop it from ROUTINE_EVENT_REASONS "
+                "(aiops/model/kinds.py) so live reads fetch it"
+            )
+
+
+def test_token_hook_runs_once_per_interval_and_again_after_a_401(
+    sample_api: FakeApiServer, kubeconfig: str
+) -> None:
+    """The client would run the kubeconfig's token-refresh hook before every request; we run it at
+    most once per TOKEN_RECHECK seconds, and at once when the server answers 401."""
+    src = LiveSource(kubeconfig=kubeconfig, backoff=0.01)
+    src._connect()
+    cfg = src._client.configuration
+    loaders_hook = cfg.refresh_api_key_hook
+    assert loaders_hook is not None  # a token user: the loader re-checks expiry through it
+    calls: list[int] = []
+
+    def hook(c: Any) -> None:
+        calls.append(1)
+        loaders_hook(c)
+        c.refresh_api_key_hook = hook  # like the loader's hook, it puts itself back
+
+    cfg.refresh_api_key_hook = hook
+    snap = src.read()
+    assert snap.of_kind("Pod") and len(sample_api.requests) > 20
+    assert calls == [1]
+    sample_api.fail(r"^/version$", status=401, times=1)
+    _, headers = src._get("/version")
+    assert headers is not None and calls == [1, 1]
+    sample_api.fail(r"^/version$", status=401, times=10)
+    with pytest.raises(UnreachableError, match="401"):
+        src._probe()

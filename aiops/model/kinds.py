@@ -31,3 +31,27 @@ class ResourceKind:
         if namespace is not None and self.namespaced:
             return f"{base}/namespaces/{quote(namespace, safe='')}/{self.plural}"
         return f"{base}/{self.plural}"
+
+
+# The routine lifecycle events of every healthy pod and rollout. No analyzer reads them, and they are
+# most of a cluster's events (96 % of the diagnose benchmark's 20,000), so live reads ask the API
+# server to leave them out (`events_field_selector`). tests/test_cluster_live.py keeps the analyzers
+# from starting to rely on one of them.
+ROUTINE_EVENT_REASONS: tuple[str, ...] = (
+    "Scheduled",
+    "Pulling",
+    "Pulled",
+    "Created",
+    "Started",
+    "SuccessfulCreate",
+    "SuccessfulDelete",
+    "ScalingReplicaSet",
+)
+
+
+def events_field_selector(extra: str | None = None) -> str:
+    """The field selector of a live Event list: `extra` (e.g. `involvedObject.kind=Node`), without
+    the routine reasons."""
+    parts = [extra] if extra else []
+    parts += [f"reason!={reason}" for reason in ROUTINE_EVENT_REASONS]
+    return ",".join(parts)
