@@ -11,10 +11,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from aiops.model.k8s import K8sObject, ObjectRef, OwnerRef, dig, meta, parse_time
+
+_EMPTY: Mapping[str, Any] = {}
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet")
 
@@ -43,27 +45,63 @@ class Snapshot:
         dict[str, list[K8sObject]],
         dict[tuple[str, str, str], K8sObject],
         dict[str, K8sObject],
-        dict[tuple[str, str, str], list[K8sObject]],
     ]:
-        """One pass over the items: by kind, by (kind, namespace, name), by uid, events by object."""
-        by_kind: dict[str, list[K8sObject]] = defaultdict(list)
+        """One pass over the items: by kind, by (kind, namespace, name) and by uid.
+
+        Events (most of a snapshot) are only grouped by kind here: analyzers look them up by the
+        object they are about (`_events`); their own names and uids go to `_event_refs`, built
+        only if someone asks for an Event by name or uid (object uids are unique, so an Event uid
+        never shadows another object's).
+        """
+        by_kind: dict[str, list[K8sObject]] = {}
         by_ref: dict[tuple[str, str, str], K8sObject] = {}
         by_uid: dict[str, K8sObject] = {}
-        events: dict[tuple[str, str, str], list[K8sObject]] = defaultdict(list)
         for obj in self.items:
             kind = obj.get("kind") or ""
-            by_kind[kind].append(obj)
+            group = by_kind.get(kind)
+            if group is None:
+                by_kind[kind] = [obj]
+            else:
+                group.append(obj)
+            if kind == "Event":
+                continue
             m = obj.get("metadata")
             if not isinstance(m, dict):
-                m = {}
+                m = _EMPTY
             by_ref[(kind, m.get("namespace") or "", m.get("name") or "")] = obj
             uid = m.get("uid")
             if uid:
                 by_uid[uid] = obj
-            if kind == "Event":
-                inv = obj.get("involvedObject") or obj.get("regarding") or {}
-                events[(inv.get("kind") or "", inv.get("namespace") or "", inv.get("name") or "")].append(obj)
-        return dict(by_kind), by_ref, by_uid, dict(events)
+        return by_kind, by_ref, by_uid
+
+    @cached_property
+    def _events(self) -> dict[tuple[str, str, str], list[K8sObject]]:
+        """Events by involvedObject (or events.k8s.io `regarding`) kind, namespace and name."""
+        events: dict[tuple[str, str, str], list[K8sObject]] = {}
+        for ev in self._by_kind.get("Event", ()):
+            inv = ev.get("involvedObject") or ev.get("regarding") or _EMPTY
+            key = (inv.get("kind") or "", inv.get("namespace") or "", inv.get("name") or "")
+            group = events.get(key)
+            if group is None:
+                events[key] = [ev]
+            else:
+                group.append(ev)
+        return events
+
+    @cached_property
+    def _event_refs(self) -> tuple[dict[tuple[str, str, str], K8sObject], dict[str, K8sObject]]:
+        """Events by (kind, namespace, name) and by uid: only when an Event itself is asked for."""
+        by_ref: dict[tuple[str, str, str], K8sObject] = {}
+        by_uid: dict[str, K8sObject] = {}
+        for ev in self._by_kind.get("Event", ()):
+            m = ev.get("metadata")
+            if not isinstance(m, dict):
+                m = _EMPTY
+            by_ref[("Event", m.get("namespace") or "", m.get("name") or "")] = ev
+            uid = m.get("uid")
+            if uid:
+                by_uid[uid] = ev
+        return by_ref, by_uid
 
     @property
     def _by_kind(self) -> dict[str, list[K8sObject]]:
@@ -93,17 +131,20 @@ class Snapshot:
         return kind in self._by_kind
 
     def get(self, kind: str, namespace: str, name: str) -> K8sObject | None:
+        if kind == "Event":
+            return self._event_refs[0].get((kind, namespace or "", name))
         return self._by_ref.get((kind, namespace or "", name))
 
     def by_uid(self, uid: str) -> K8sObject | None:
-        return self._by_uid.get(uid)
+        found = self._by_uid.get(uid)
+        return found if found is not None else self._event_refs[1].get(uid)
 
     def events_for(self, kind: str, namespace: str, name: str) -> list[K8sObject]:
         """Events whose involvedObject is this object, oldest first (by last time seen)."""
         key = (kind, namespace or "", name)
         done = self._sorted_events.get(key)
         if done is None:
-            done = sorted(self._index[3].get(key, ()), key=lambda e: event_last_time(e) or self.at)
+            done = sorted(self._events.get(key, ()), key=lambda e: event_last_time(e) or self.at)
             self._sorted_events[key] = done
         return done
 
@@ -168,24 +209,34 @@ def _controller_ref(obj: K8sObject) -> tuple[str, str, str] | None:
     return str(chosen.get("kind", "")), str(chosen.get("name", "")), str(chosen.get("uid", ""))
 
 
+@lru_cache(maxsize=1024)
+def _parse_text_time(text: str) -> datetime | None:
+    return parse_time(text)
+
+
+def _time(value: Any) -> datetime | None:
+    """`parse_time`, memoized for strings: the events of a snapshot repeat the same few timestamps."""
+    return _parse_text_time(value) if type(value) is str else parse_time(value)
+
+
 def event_last_time(ev: K8sObject) -> datetime | None:
     """When an event was last seen: lastTimestamp → series.lastObservedTime → eventTime → firstTimestamp."""
     return (
-        parse_time(ev.get("lastTimestamp"))
-        or parse_time(dig(ev, "series", "lastObservedTime"))
-        or parse_time(ev.get("eventTime"))
-        or parse_time(ev.get("firstTimestamp"))
-        or parse_time(dig(ev, "metadata", "creationTimestamp"))
+        _time(ev.get("lastTimestamp"))
+        or _time(dig(ev, "series", "lastObservedTime"))
+        or _time(ev.get("eventTime"))
+        or _time(ev.get("firstTimestamp"))
+        or _time(dig(ev, "metadata", "creationTimestamp"))
     )
 
 
 def event_first_time(ev: K8sObject) -> datetime | None:
     """When an event was first seen: firstTimestamp → eventTime → lastTimestamp."""
     return (
-        parse_time(ev.get("firstTimestamp"))
-        or parse_time(ev.get("eventTime"))
-        or parse_time(ev.get("lastTimestamp"))
-        or parse_time(dig(ev, "metadata", "creationTimestamp"))
+        _time(ev.get("firstTimestamp"))
+        or _time(ev.get("eventTime"))
+        or _time(ev.get("lastTimestamp"))
+        or _time(dig(ev, "metadata", "creationTimestamp"))
     )
 
 
