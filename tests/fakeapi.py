@@ -2,15 +2,16 @@
 
 stdlib `ThreadingHTTPServer`, HTTP/1.1 keep-alive, JSON shaped as the API server returns it: list
 responses are `<Kind>List` objects whose items carry no kind/apiVersion, `metadata.continue` and
-`remainingItemCount` with `limit`, `Status` error bodies. It serves: `/version`, discovery
-(`/api`, `/apis`, `/api/v1`, `/apis/<g>/<v>`), list (all namespaces and per namespace) and get
-for every snapshot kind, equality label/field selectors, pod logs (`tailLines`, `previous=true`),
-metrics.k8s.io PodMetrics. Faults: `forbid()` (403 on a resource), `fail()` (5xx N times),
-`delay()` (slow responses, for timeouts). PATCH of deployments, Argo CD Applications and Flux
-Kustomizations (merge and JSON patch). Every request
-is recorded, with its body. Watch (`?watch=true`, chunked JSON lines from a `resourceVersion`): mutate
-through `upsert()`/`delete()`, `drop_watches()` cuts open streams, `compact()` makes older versions
-answer an ERROR event with a 410 Status. Used by tests and benchmarks.
+`remainingItemCount` with `limit`, `Status` error bodies. It serves: `/version`, discovery (`/api`,
+`/apis`, `/api/v1`, `/apis/<g>/<v>`), list (all namespaces and per namespace) and get for every
+snapshot kind, equality label/field selectors, pod logs (`tailLines`, `previous=true`),
+metrics.k8s.io PodMetrics. Every request must carry the kubeconfig's bearer token (`token`), else
+401. Faults: `forbid()` (403 on a resource), `fail()` (5xx N times), `delay()` (slow responses, for
+timeouts). PATCH of deployments, Argo CD Applications and Flux Kustomizations (merge and JSON
+patch). Every request is recorded, with its body. Watch (`?watch=true`, chunked JSON lines from a
+`resourceVersion`): mutate through `upsert()`/`delete()`, `drop_watches()` cuts open streams,
+`compact()` makes older versions answer an ERROR event with a 410 Status. Used by tests and
+benchmarks.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ class FakeApiServer:
 
     now: str | None = None  # value of the Date header (RFC 3339); None = the real clock
     version: str = "v1.31.0"
+    token: str | None = "fake-token-123"  # bearer token every request must carry (None: no auth)
     objects: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     logs: dict[tuple[str, str, str, bool], str] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
@@ -171,7 +173,7 @@ class FakeApiServer:
         path.write_text(
             "apiVersion: v1\nkind: Config\n"
             f"clusters:\n- name: {context}\n  cluster:\n    server: {self.url}\n"
-            f"users:\n- name: {context}-user\n  user:\n    token: fake-token-123\n"
+            f"users:\n- name: {context}-user\n  user:\n    token: {self.token or 'none'}\n"
             f"contexts:\n- name: {context}\n  context:\n    cluster: {context}\n"
             f"    user: {context}-user\n    namespace: {namespace}\n"
             f"current-context: {context}\n",
@@ -816,6 +818,19 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         sent = self.rfile.read(length) if length else b""
+        fake = self.server_fake
+        if fake.token and self.headers.get("Authorization") != f"Bearer {fake.token}":
+            with fake._lock:
+                parts = urlsplit(self.path)
+                query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+                fake.requests.append(Request(method, parts.path, query, sent))
+            status, ctype, body = _status(401, "Unauthorized", "Unauthorized")
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if method == "GET" and self.server_fake.is_watch(self.path):
             self.server_fake.serve_watch(self)
             return

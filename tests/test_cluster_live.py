@@ -249,3 +249,13 @@ def test_token_hook_runs_once_per_interval_and_again_after_a_401(
     sample_api.fail(r"^/version$", status=401, times=10)
     with pytest.raises(UnreachableError, match="401"):
         src._probe()
+
+
+def test_requests_carry_the_kubeconfig_token(sample_api: FakeApiServer, tmp_path: Path) -> None:
+    """The fake API server answers 401 without `Authorization: Bearer <the kubeconfig's token>`."""
+    good = sample_api.write_kubeconfig(tmp_path / "good")
+    assert LiveSource(kubeconfig=str(good)).read().of_kind("Pod")
+    bad = tmp_path / "bad"
+    bad.write_text(good.read_text().replace(str(sample_api.token), "stolen"), encoding="utf-8")
+    with pytest.raises(UnreachableError, match="credentials rejected"):
+        LiveSource(kubeconfig=str(bad), backoff=0.01).read()
