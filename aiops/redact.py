@@ -340,19 +340,23 @@ _POD_TEMPLATE_PATHS: Mapping[str, tuple[str, ...]] = {
 def secret_env_values(items: Iterable[Mapping[str, Any]]) -> set[str]:
     """Literal env `value`s with secret-looking names in the pod specs of these objects."""
     out: set[str] = set()
-    controllers: set[tuple[str, str]] = set()
+    controllers: set[str] = set()
     for obj in items:
         kind = str(obj.get("kind", ""))
         path = _POD_TEMPLATE_PATHS.get(kind)
         if path is None:
             continue
         if kind == "Pod":  # replicas of one controller share its pod template: read one of them
-            owners = (obj.get("metadata") or {}).get("ownerReferences") or ()
-            uid = next((str(o.get("uid") or o.get("name")) for o in owners if isinstance(o, dict)), None)
+            for owner in (obj.get("metadata") or {}).get("ownerReferences") or ():
+                if isinstance(owner, dict):
+                    uid = str(owner.get("uid") or owner.get("name"))
+                    break
+            else:
+                uid = None
             if uid is not None:
-                if (kind, uid) in controllers:
+                if uid in controllers:
                     continue
-                controllers.add((kind, uid))
+                controllers.add(uid)
         spec: Any = obj
         for step in path:
             spec = spec.get(step) if isinstance(spec, dict) else None
@@ -366,8 +370,11 @@ def secret_env_values(items: Iterable[Mapping[str, Any]]) -> set[str]:
                     if not isinstance(env, dict):
                         continue
                     value = env.get("value")
-                    name = str(env.get("name", ""))
-                    if isinstance(value, str) and is_secret_name(name) and _useful_literal(value):
+                    if (
+                        isinstance(value, str)
+                        and is_secret_name(str(env.get("name", "")))
+                        and _useful_literal(value)
+                    ):
                         out.add(value)
     return out
 
