@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from aiops.model import Cause, Finding, ObjectRef, OwnerRef, Severity, Snapshot, format_time, parse_time
@@ -51,6 +52,16 @@ def clip(text: str, limit: int = MAX_TEXT) -> str:
     return one if len(one) <= limit else one[: limit - 1] + "…"
 
 
+@lru_cache(maxsize=1024)
+def _format_time(value: datetime) -> str | None:
+    return format_time(value)
+
+
+def format_time_cached(value: datetime | None) -> str | None:
+    """`format_time` (strftime is slow), memoized: event evidence repeats a few timestamps."""
+    return None if value is None else _format_time(value)
+
+
 # ---- events ------------------------------------------------------------------------------------
 def field_path_container(ev: K8sObject) -> str | None:
     """Container named by an event's involvedObject.fieldPath (`spec.containers{name}`), else None."""
@@ -81,8 +92,8 @@ def pod_events(snapshot: Snapshot, pod: K8sObject) -> list[K8sObject]:
 def describe_event(ev: K8sObject) -> str:
     """Evidence line: `event Warning BackOff ×12 (first …, last …): message`."""
     n = event_count(ev)
-    times = format_time(event_first_time(ev))
-    last = format_time(event_last_time(ev))
+    times = format_time_cached(event_first_time(ev))
+    last = format_time_cached(event_last_time(ev))
     span = times if times == last or last is None else f"first {times}, last {last}"
     count = f" ×{n}" if n > 1 else ""
     return (
@@ -103,9 +114,9 @@ class EventGroup:
     type: str
 
     def describe(self) -> str:
-        span = format_time(self.first)
+        span = format_time_cached(self.first)
         if self.last is not None and self.last != self.first:
-            span = f"first {span}, last {format_time(self.last)}"
+            span = f"first {span}, last {format_time_cached(self.last)}"
         count = f" ×{self.count}" if self.count > 1 else ""
         return f"event {self.type} {self.reason}{count} ({span}): {clip(self.message)}"
 

@@ -171,6 +171,7 @@ class _Index:
     """Snapshot-wide lookups built once per run (ConfigMap names per namespace, finished Jobs)."""
 
     snapshot: Snapshot
+    explained: dict[str, logsigs.LogCause | None] = field(default_factory=dict)
 
     @cached_property
     def configmaps_by_ns(self) -> dict[str, list[str]]:
@@ -190,6 +191,15 @@ class _Index:
     def near(self, namespace: str, name: str) -> str | None:
         close = difflib.get_close_matches(name, self.configmaps_by_ns.get(namespace, []), n=1, cutoff=0.8)
         return close[0] if close else None
+
+    def explain(self, text: str | None) -> logsigs.LogCause | None:
+        """`logsigs.explain`, once per distinct text: the replicas of a crash-looping workload
+        usually leave the same previous log and termination message."""
+        if not text:
+            return None
+        if text not in self.explained:
+            self.explained[text] = logsigs.explain(text)
+        return self.explained[text]
 
     def job_complete(self, namespace: str, name: str) -> bool:
         job = self.snapshot.get("Job", namespace, name)
@@ -394,9 +404,9 @@ def _last_line(text: str) -> str:
 
 
 def _log_cause(pod: _Pod, container: str, term: dict[str, Any] | None) -> logsigs.LogCause | None:
-    found = logsigs.explain(pod.log(container))
+    found = pod.index.explain(pod.log(container))
     if found is None and term is not None and term.get("message"):
-        found = logsigs.explain(str(term["message"]))
+        found = pod.index.explain(str(term["message"]))
     return found
 
 
@@ -490,7 +500,7 @@ def _terminated(
             detail = "node memory (no limit set)"
         evidence.extend(_merged_event_lines(backoff, 2))
         log = pod.log(name)
-        lc = logsigs.explain(log)
+        lc = pod.index.explain(log)
         if lc is not None:
             evidence.append(lc.evidence())
         elif log:
@@ -1075,7 +1085,7 @@ def _run_error(
     ]
     found = None
     for t in texts:
-        found = logsigs.explain(t)
+        found = pod.index.explain(t)
         if found is not None and found.exec_failure:
             break
         found = None
