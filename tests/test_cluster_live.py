@@ -259,3 +259,38 @@ def test_requests_carry_the_kubeconfig_token(sample_api: FakeApiServer, tmp_path
     bad.write_text(good.read_text().replace(str(sample_api.token), "stolen"), encoding="utf-8")
     with pytest.raises(UnreachableError, match="credentials rejected"):
         LiveSource(kubeconfig=str(bad), backoff=0.01).read()
+
+
+def test_expired_continue_token_starts_the_list_again(fake_api: FakeApiServer, kubeconfig: str) -> None:
+    """410 Gone on a later page (the token expired): what came is dropped and the list is read
+    again from the start, so no pod is missing or read twice."""
+    fake_api.load(_pod(i, "todo") for i in range(250))
+    fake_api.fail(r"^/api/v1/pods$", status=410, times=1, continued=True)
+    snap = LiveSource(kubeconfig=kubeconfig, page_limit=100).read()
+    assert len(snap.of_kind("Pod")) == 250 and len(_keys(snap.of_kind("Pod"))) == 250
+    calls = [r for r in fake_api.requests if r.path == "/api/v1/pods"]
+    # page 1, page 2 answered 410, then pages 1-3 again
+    assert ["continue" in r.query for r in calls] == [False, True, False, True, True]
+
+
+def test_previous_logs_start_with_the_first_page_of_pods(fake_api: FakeApiServer, kubeconfig: str) -> None:
+    """A crashing pod's previous log is requested before the last page of pods is listed."""
+    pods = [_pod(i, "todo") for i in range(250)]
+    crashing = pods[3]
+    crashing["status"]["containerStatuses"] = [
+        {
+            "name": "web",
+            "restartCount": 4,
+            "ready": False,
+            "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}},
+            "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
+        }
+    ]
+    fake_api.load(pods)
+    fake_api.set_log("todo", "web-0003", "web", "boom\n", previous=True)
+    fake_api.delay(r"^/api/v1/pods$", 0.15, times=10)  # every page is slow: logs need not wait
+    snap = LiveSource(kubeconfig=kubeconfig, page_limit=100).read()
+    assert snap.logs == {"todo/web-0003/web": "boom\n"}
+    paths = [r.path for r in fake_api.requests]
+    log_at = paths.index("/api/v1/namespaces/todo/pods/web-0003/log")
+    assert log_at < max(i for i, p in enumerate(paths) if p == "/api/v1/pods")

@@ -21,11 +21,12 @@ unless `at` is given. `kubernetes` is imported lazily; this module never writes 
 from __future__ import annotations
 
 import os
+import queue
 import re
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -127,22 +128,47 @@ class LiveSource:
         tasks = self._tasks()
         results: list[list[K8sObject] | str] = [[] for _ in tasks]
         log_results: list[tuple[str, str | None, str | None]] = []
+        inbox: queue.SimpleQueue[tuple[int, bytes | str | BaseException | None]] = queue.SimpleQueue()
         with (
             ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool,
             ThreadPoolExecutor(max_workers=max(1, self.log_workers)) as log_pool,
         ):
-            # Workers only fetch (the GIL is free while they wait on the server); this thread parses
-            # each list as it completes, and starts the previous-log fetches once the pods are in.
-            futures = {pool.submit(self._fetch_pages, t): i for i, t in enumerate(tasks)}
+            # Workers fetch pages (the GIL is free while they wait on the server) and hand each one
+            # over as it arrives; this thread parses it at once and starts the previous-log fetches
+            # of a page's crashing pods while the next pages are still on their way.
+            def run(i: int, token: str = "") -> None:
+                try:
+                    inbox.put((i, self._fetch_pages(tasks[i], token, lambda body: inbox.put((i, body)))))
+                except BaseException as exc:  # re-raised below, in this thread
+                    inbox.put((i, exc))
+
+            running = len(tasks)
+            for i in range(len(tasks)):
+                pool.submit(run, i)
             log_futures = []
-            for fut in as_completed(futures):
-                i = futures[fut]
-                pages = fut.result()  # UnreachableError propagates (after retries)
-                results[i] = pages if isinstance(pages, str) else self._parse_pages(tasks[i], pages)
-                pods = results[i]
-                if tasks[i].kind.kind == "Pod" and isinstance(pods, list):
+            while running:
+                i, msg = inbox.get()
+                task = tasks[i]
+                if isinstance(msg, BaseException):
+                    raise msg  # UnreachableError (after retries)
+                if msg is None or isinstance(msg, str):  # the list is complete, or a note replaces it
+                    running -= 1
+                    if isinstance(msg, str):
+                        results[i] = msg
+                    continue
+                if not msg:  # the list started again (its continue token expired): drop what came
+                    results[i] = []
+                    continue
+                page, token = self._parse_page(task, msg)
+                listed = results[i]
+                if isinstance(listed, list):
+                    listed.extend(page)
+                if token:  # the page's head hid its continue token (metadata after items): go on
+                    running += 1
+                    pool.submit(run, i, token)
+                if task.kind.kind == "Pod":
                     log_futures += [
-                        log_pool.submit(self._fetch_log, k) for k in crashing_containers(pods, at)
+                        log_pool.submit(self._fetch_log, k) for k in crashing_containers(page, at)
                     ]
             log_results = [f.result() for f in log_futures]
         items: list[K8sObject] = []
@@ -316,14 +342,13 @@ class LiveSource:
                 tasks.append(_Task(kind, "default", events_field_selector("involvedObject.kind=Node")))
         return tasks
 
-    def _fetch_pages(self, task: _Task, *, trust_head: bool = True) -> list[bytes] | str:
-        """Every page of one list, as raw bodies; a note string instead when the kind is
+    def _fetch_pages(self, task: _Task, token: str, deliver: Callable[[bytes], None]) -> str | None:
+        """Every page of one list from `token` on, each raw body handed to `deliver` as it arrives
+        (b"" = the list starts again: drop what came); a note string instead when the kind is
         forbidden/absent/optional. The continue token is read from the head of each body (the API
         server writes `metadata` before `items`), so parsing can happen elsewhere, meanwhile."""
         kind = task.kind
         path = kind.path(task.namespace)
-        pages: list[bytes] = []
-        token = ""
         where = f" in namespace {task.namespace}" if task.namespace and kind.namespaced else ""
         api = kind.group_version
         while True:
@@ -341,7 +366,7 @@ class LiveSource:
                     ) from None
                 if exc.status == 410 and token:  # continue token expired: start the list again
                     token = ""
-                    pages = []
+                    deliver(b"")
                     continue
                 if exc.status == 403:
                     return f"no permission to list {kind.plural} ({api}){where}: {kind.kind} checks skipped"
@@ -356,41 +381,27 @@ class LiveSource:
                 if kind.optional:
                     return f"{kind.plural} ({api}) could not be read: {exc.message}"
                 raise
-            pages.append(body)
-            nxt = _head_continue(body) if trust_head else None
-            if nxt is None:
+            deliver(body)
+            nxt = _head_continue(body)
+            if nxt is None:  # not sure from the head: parse it here
                 nxt = str((self._loads(body, path).get("metadata") or {}).get("continue") or "")
             if not nxt:
-                return pages
+                return None
             token = nxt
 
-    def _parse_pages(self, task: _Task, pages: list[bytes]) -> list[K8sObject]:
+    def _parse_page(self, task: _Task, body: bytes) -> tuple[list[K8sObject], str]:
+        """The items of one page (kind and apiVersion filled in, as a List file has them), and its
+        continue token when the page's head did not show it (so the fetcher stopped there)."""
         kind, api = task.kind.kind, task.kind.group_version
-        path = task.kind.path(task.namespace)
+        doc = self._loads(body, task.kind.path(task.namespace))
         out: list[K8sObject] = []
-        for n, body in enumerate(pages):
-            doc = self._loads(body, path)
-            last = n == len(pages) - 1
-            if bool((doc.get("metadata") or {}).get("continue")) == last:
-                # the head said otherwise (an unusual server): list this kind again, parsing as we go
-                again = self._fetch_pages(task, trust_head=False)
-                return [] if isinstance(again, str) else self._parse_pages_checked(task, again)
-            for item in doc.get("items") or ():
-                if isinstance(item, dict):
-                    item.setdefault("kind", kind)
-                    item.setdefault("apiVersion", api)
-                    out.append(item)
-        return out
-
-    def _parse_pages_checked(self, task: _Task, pages: list[bytes]) -> list[K8sObject]:
-        out: list[K8sObject] = []
-        for body in pages:
-            for item in self._loads(body, task.kind.path(task.namespace)).get("items") or ():
-                if isinstance(item, dict):
-                    item.setdefault("kind", task.kind.kind)
-                    item.setdefault("apiVersion", task.kind.group_version)
-                    out.append(item)
-        return out
+        for item in doc.get("items") or ():
+            if isinstance(item, dict):
+                item.setdefault("kind", kind)
+                item.setdefault("apiVersion", api)
+                out.append(item)
+        token = str((doc.get("metadata") or {}).get("continue") or "")
+        return out, token if token and _head_continue(body) == "" else ""
 
     def _loads(self, body: bytes, path: str) -> dict[str, Any]:
         import orjson
