@@ -34,11 +34,38 @@ MASK = "[REDACTED]"
 
 # Words that make a key (or an env var name) secret. Matched case-insensitively as the *end* of
 # a key: `DB_PASSWORD`, `aws_secret_access_key`, `x-api-key`, `clientSecret` (not `secretName`).
+_KEY_PREFIXES = (
+    "api",
+    "access",
+    "secret",
+    "private",
+    "account",
+    "auth",
+    "encryption",
+    "signing",
+    "master",
+    "client",
+    "session",
+)
 _SECRET_KEY_WORDS = (
     r"passwords?|passwd|passphrase|secrets?|tokens?|credentials?|creds"
-    r"|(?:api|access|secret|private|account|auth|encryption|signing|master|client|session)[_.-]?keys?"
+    r"|(?:" + "|".join(_KEY_PREFIXES) + r")[_.-]?keys?"
     r"|apikeys?|accesskeys?|client[_.-]?secret|connection[_.-]?string|cookie|sessionid|session[_.-]?id"
 )
+_SEPARATORS = ("", "_", ".", "-")
+_SECRET_KEY_TRIGGERS = (
+    "pass",
+    "secret",
+    "token",
+    "cred",
+    "cookie",
+    *(prefix + sep + "key" for prefix in _KEY_PREFIXES for sep in _SEPARATORS),
+    *("connection" + sep + "string" for sep in _SEPARATORS),
+    *("session" + sep + "id" for sep in _SEPARATORS),
+)
+"""Every word `_SECRET_KEY_WORDS` matches, lower-cased, contains one of these (a test enumerates them)."""
+_FLAG_TRIGGERS = ("pass", "token", "secret", "apikey", "api-key", "access-key")
+"""Every secret word of the two-word flag rule (`--api-key VALUE`) contains one of these."""
 
 _Handler = Callable[["re.Match[str]", str], str]
 _Rule = tuple[tuple[str, ...], str, _Handler]
@@ -160,14 +187,14 @@ _RULES: tuple[_Rule, ...] = (
     ),
     # command-line flags given as two words: --password VALUE, --token VALUE
     (
-        ("pass", "token", "secret", "key"),
+        _FLAG_TRIGGERS,
         r"(?i)(?P<fk>(?<![A-Za-z0-9_-])--?[A-Za-z0-9-]*?(?:password|passwd|passphrase|token|secret|"
         r"api-?key|access-key|secret-key|client-secret)\s+)(?![\[-])[^\s\"']+",
         _keep_prefix("fk"),
     ),
     # key=value, key: value, "key": "value", --key=value, key = 'value' (key names a secret)
     (
-        ("pass", "secret", "token", "key", "cred", "cookie", "session", "connection"),
+        _SECRET_KEY_TRIGGERS,
         # anchored on the secret word that ends the key (the key's own prefix needs no matching)
         r"(?i)(?P<pk>(?:" + _SECRET_KEY_WORDS + r")[\"']?(?:\s*=|:)\s*)"
         r"(?!(?:true|false|null|none|nil|yes|no|~)\b)"
@@ -179,6 +206,14 @@ _RULES: tuple[_Rule, ...] = (
 
 
 _TRIGGERS: tuple[tuple[str, ...], ...] = tuple(r[0] for r in _RULES)
+# Text whose lower-casing changes its length is matched as is, with IGNORECASE, where Unicode case
+# folding (ſ ~ s, ı ~ i) lets spellings through that the precise lower-case triggers above do not
+# name: there the two key-word rules keep the broad one-word triggers they always had.
+_BROAD: Mapping[tuple[str, ...], tuple[str, ...]] = {
+    _FLAG_TRIGGERS: ("pass", "token", "secret", "key"),
+    _SECRET_KEY_TRIGGERS: ("pass", "secret", "token", "key", "cred", "cookie", "session", "connection"),
+}
+_TRIGGERS_BROAD: tuple[tuple[str, ...], ...] = tuple(_BROAD.get(t, t) for t in _TRIGGERS)
 
 
 _CASELESS: tuple[bool, ...] = tuple(r[1].startswith("(?i)") for r in _RULES)
@@ -234,16 +269,31 @@ def _any_of(words: Iterable[str]) -> str:
     return emit(trie)
 
 
-_ANY_TRIGGER = re.compile(_any_of({t for trig in _TRIGGERS for t in trig}))
+def _rules_by_word(triggers: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, frozenset[int]], ...]:
+    by_word: dict[str, set[int]] = {}
+    for i, words in enumerate(triggers):
+        for word in words:
+            by_word.setdefault(word, set()).add(i)
+    return tuple((word, frozenset(rules)) for word, rules in by_word.items())
+
+
+# Every precise trigger contains a broad one, so text without a broad trigger has no trigger at all.
+_ANY_TRIGGER = re.compile(_any_of({t for trig in _TRIGGERS_BROAD for t in trig}))
+_RULES_BY_WORD = _rules_by_word(_TRIGGERS)
+_RULES_BY_WORD_BROAD = _rules_by_word(_TRIGGERS_BROAD)
 
 
 def _apply_rules(text: str) -> str:
     low = text.lower()
     if _ANY_TRIGGER.search(low) is None:  # the common case: nothing that could be a secret
         return text
-    active = [i for i, trig in enumerate(_TRIGGERS) if any(t in low for t in trig)]
-    if not active:
+    found: set[int] = set()
+    for word, rules in _RULES_BY_WORD if len(low) == len(text) else _RULES_BY_WORD_BROAD:
+        if word in low:
+            found |= rules
+    if not found:
         return text
+    active = sorted(found)
     exact = tuple(i for i in active if not _CASELESS[i])
     if exact:
         text = _run(*_combined(exact), text, text)
