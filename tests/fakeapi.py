@@ -703,6 +703,7 @@ class FakeApiServer:
             return
         plural, ns = m["plural"], m["ns"]
         kind = _INFO[(gv, plural)][0]
+        fields = _parse_selector(query.get("fieldSelector") or "")
         timeout = float(query.get("timeoutSeconds") or 1800)
         deadline = time.monotonic() + timeout
         raw_rv = query.get("resourceVersion") or ""
@@ -741,7 +742,8 @@ class FakeApiServer:
                     pending = [
                         {"type": "ADDED", "object": {"kind": kind, "apiVersion": gv, **o}}
                         for o in self.objects.get((gv, plural), [])
-                        if ns is None or o.get("metadata", {}).get("namespace") == ns
+                        if (ns is None or o.get("metadata", {}).get("namespace") == ns)
+                        and _match_fields(o, fields)
                     ]
                 else:
                     pending = []
@@ -759,6 +761,7 @@ class FakeApiServer:
                         if e[0] > since
                         and (e[1], e[2]) == (gv, plural)
                         and (ns is None or e[4].get("metadata", {}).get("namespace") == ns)
+                        and _match_fields(e[4], fields)
                     ]
                     if self._watch_events:
                         since = max(since, self._watch_events[-1][0])

@@ -30,6 +30,7 @@ from opsrepo import BACKEND_VALUES, aiops, make_opsrepo, sample_backend_values
 from aiops.gitops.local import LocalForge
 from aiops.model.findings import Finding, Severity
 from aiops.model.k8s import ObjectRef, OwnerRef, format_time, parse_time
+from aiops.model.kinds import ROUTINE_EVENT_REASONS
 from aiops.pipeline.watch import Watcher, WatchOptions
 from aiops.watch import Detection, Detector, problem_key
 
@@ -135,6 +136,19 @@ def test_a_new_failure_is_detected_with_its_start_and_detection_times(env: Env) 
     # the previous log was fetched for the crashing container, so the evidence quotes it
     assert any("log (last line before the kill)" in e for e in det.finding.evidence)
     assert any(ln.startswith("detected critical OOMKilled todo/Deployment/todo-backend") for ln in env.lines)
+
+
+def test_routine_events_are_neither_listed_nor_watched(env: Env) -> None:
+    """Like the live source, the watcher asks for events without the routine lifecycle reasons."""
+    routine = [o for o in env.held if o.get("kind") == "Event" and o.get("reason") in ROUTINE_EVENT_REASONS]
+    assert routine  # the failing pod's Scheduled/Pulled/... events arrive on the stream too
+    env.fail_backend()
+    wait_for(lambda: env.detected("OOMKilled", "Deployment/todo/todo-backend"), "the OOMKilled detection")
+    events = [o for o in env.watcher.watch.store.items(None) if o.get("kind") == "Event"]
+    assert events and not any(o.get("reason") in ROUTINE_EVENT_REASONS for o in events)
+    calls = [r for r in env.fake.requests if r.path.endswith("/events")]
+    assert {r.query.get("watch") == "true" for r in calls} == {True, False}
+    assert all(r.query["fieldSelector"].startswith("reason!=Scheduled,") for r in calls)
 
 
 def test_one_proposal_and_one_dashboard_line_per_problem(env: Env) -> None:
@@ -265,7 +279,9 @@ def test_metrics_and_health_endpoints(env: Env) -> None:
     last = next(ln for ln in lines if ln.startswith("aiops_watch_last_event_timestamp_seconds "))
     assert abs(float(last.split()[1]) - time.time()) < 600
     events = next(ln for ln in lines if ln.startswith("aiops_watch_events_total "))
-    assert int(events.split()[1]) >= len(env.held)
+    # the failing pod and its events, but not its routine ones (they are not watched)
+    arriving = [o for o in env.held if o.get("reason") not in ROUTINE_EVENT_REASONS]
+    assert len(arriving) < len(env.held) and int(events.split()[1]) >= len(arriving)
     assert _get(env, "/healthz") == (200, "ok\n")
     assert _get(env, "/readyz") == (200, "ready\n")
     assert _get(env, "/secrets")[0] == 404

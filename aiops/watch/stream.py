@@ -31,7 +31,7 @@ from urllib.parse import quote
 from aiops.errors import InputError, UnreachableError
 from aiops.model import Snapshot
 from aiops.model.k8s import K8sObject
-from aiops.model.kinds import ResourceKind
+from aiops.model.kinds import ResourceKind, events_field_selector
 
 __all__ = ["KINDS", "Change", "ClusterWatch", "ObjectStore", "WatchStats", "WatchedKind"]
 
@@ -58,6 +58,12 @@ KINDS: tuple[WatchedKind, ...] = (
 )
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+def _selector(kind: WatchedKind) -> list[tuple[str, str]]:
+    """Events are listed and watched without the routine lifecycle reasons no analyzer reads
+    (`aiops.model.kinds.ROUTINE_EVENT_REASONS`), as the live source reads them."""
+    return [("fieldSelector", events_field_selector())] if kind.kind == "Event" else []
 
 
 @dataclass(frozen=True)
@@ -385,6 +391,7 @@ class ClusterWatch:
         version = ""
         while True:
             query = [("limit", str(self.page_limit))] + ([("continue", token)] if token else [])
+            query += _selector(kind)
             status, body = self._get(path, query)
             if status == 410 and token:
                 token, items = "", []
@@ -457,6 +464,7 @@ class ClusterWatch:
             ("resourceVersion", version),
             ("timeoutSeconds", str(self.watch_timeout)),
             ("allowWatchBookmarks", "true"),
+            *_selector(kind),
         ]
         resp = self._request(kind.path(namespace), query, (self.request_timeout, self.watch_timeout + 30))
         status = int(resp.status)
