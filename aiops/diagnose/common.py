@@ -13,9 +13,9 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from aiops.model import Cause, Finding, ObjectRef, OwnerRef, Severity, Snapshot, format_time, parse_time
+from aiops.model import Cause, Finding, ObjectRef, OwnerRef, Severity, Snapshot, format_time
 from aiops.model.k8s import K8sObject, dig, labels_of, meta
-from aiops.model.snapshot import event_count, event_first_time, event_last_time
+from aiops.model.snapshot import event_count, event_first_time, event_last_time, parse_time_cached
 
 MAX_TEXT = 300
 """Longest quoted message/log line kept in evidence (the rest is cut with an ellipsis)."""
@@ -145,7 +145,7 @@ def earliest(*values: Any) -> datetime | None:
     """The earliest of the given timestamps (strings or datetimes; None and epoch-zero ignored)."""
     best: datetime | None = None
     for v in values:
-        t = parse_time(v)
+        t = parse_time_cached(v)
         if t is None or t.year <= 1970:
             continue
         if best is None or t < best:
@@ -155,7 +155,7 @@ def earliest(*values: Any) -> datetime | None:
 
 def age_seconds(snapshot: Snapshot, value: Any) -> float | None:
     """Seconds between a timestamp and the snapshot's judging time (never the wall clock)."""
-    t = parse_time(value)
+    t = parse_time_cached(value)
     if t is None:
         return None
     return (snapshot.at - t).total_seconds()

@@ -28,13 +28,14 @@ from aiops.diagnose.common import (
     describe_event,
     earliest,
     field_path_container,
+    format_time_cached,
     make_finding,
     owner_of,
     pod_events,
 )
 from aiops.model import Cause, Finding, OwnerRef, Severity, Snapshot, format_time, parse_time
 from aiops.model.k8s import K8sObject, dig, meta
-from aiops.model.snapshot import event_first_time, event_last_time
+from aiops.model.snapshot import event_first_time, event_last_time, parse_time_cached
 
 IMAGE_REASONS = frozenset(
     {
@@ -288,9 +289,9 @@ def _term_text(t: dict[str, Any], where: str) -> str:
     parts = [f"{where}.reason={t.get('reason') or '?'}", f"exitCode={t.get('exitCode')}"]
     if t.get("signal"):
         parts.append(f"signal={t['signal']}")
-    fin = parse_time(t.get("finishedAt"))
+    fin = parse_time_cached(t.get("finishedAt"))
     if fin is not None and fin.year > 1970:
-        parts.append(f"finishedAt={format_time(fin)}")
+        parts.append(f"finishedAt={format_time_cached(fin)}")
     out = " ".join(parts)
     if t.get("message"):
         out += f" message={clip(str(t['message']), 200)!r}"
@@ -451,7 +452,7 @@ def _app_container(pod: _Pod, cs: dict[str, Any], status: dict[str, Any], *, ini
 
 
 def _age(snapshot: Snapshot, value: Any) -> float | None:
-    t = parse_time(value)
+    t = parse_time_cached(value)
     if t is None or t.year <= 1970:
         return None
     return (snapshot.at - t).total_seconds()

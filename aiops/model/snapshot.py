@@ -201,9 +201,14 @@ def _controller_ref(obj: K8sObject) -> tuple[str, str, str] | None:
     refs = meta(obj).get("ownerReferences") or []
     if not isinstance(refs, list) or not refs:
         return None
-    chosen = next((r for r in refs if isinstance(r, dict) and r.get("controller")), None)
-    if chosen is None:
-        chosen = next((r for r in refs if isinstance(r, dict)), None)
+    chosen: dict[str, Any] | None = None  # the controller reference, else the first one
+    for r in refs:
+        if isinstance(r, dict):
+            if r.get("controller"):
+                chosen = r
+                break
+            if chosen is None:
+                chosen = r
     if chosen is None:
         return None
     return str(chosen.get("kind", "")), str(chosen.get("name", "")), str(chosen.get("uid", ""))
@@ -214,29 +219,29 @@ def _parse_text_time(text: str) -> datetime | None:
     return parse_time(text)
 
 
-def _time(value: Any) -> datetime | None:
-    """`parse_time`, memoized for strings: the events of a snapshot repeat the same few timestamps."""
+def parse_time_cached(value: Any) -> datetime | None:
+    """`parse_time`, memoized for strings: a snapshot repeats the same few timestamps many times."""
     return _parse_text_time(value) if type(value) is str else parse_time(value)
 
 
 def event_last_time(ev: K8sObject) -> datetime | None:
     """When an event was last seen: lastTimestamp → series.lastObservedTime → eventTime → firstTimestamp."""
     return (
-        _time(ev.get("lastTimestamp"))
-        or _time(dig(ev, "series", "lastObservedTime"))
-        or _time(ev.get("eventTime"))
-        or _time(ev.get("firstTimestamp"))
-        or _time(dig(ev, "metadata", "creationTimestamp"))
+        parse_time_cached(ev.get("lastTimestamp"))
+        or parse_time_cached(dig(ev, "series", "lastObservedTime"))
+        or parse_time_cached(ev.get("eventTime"))
+        or parse_time_cached(ev.get("firstTimestamp"))
+        or parse_time_cached(dig(ev, "metadata", "creationTimestamp"))
     )
 
 
 def event_first_time(ev: K8sObject) -> datetime | None:
     """When an event was first seen: firstTimestamp → eventTime → lastTimestamp."""
     return (
-        _time(ev.get("firstTimestamp"))
-        or _time(ev.get("eventTime"))
-        or _time(ev.get("lastTimestamp"))
-        or _time(dig(ev, "metadata", "creationTimestamp"))
+        parse_time_cached(ev.get("firstTimestamp"))
+        or parse_time_cached(ev.get("eventTime"))
+        or parse_time_cached(ev.get("lastTimestamp"))
+        or parse_time_cached(dig(ev, "metadata", "creationTimestamp"))
     )
 
 
