@@ -39,22 +39,15 @@ class Snapshot:
 
     # ---- indexes -----------------------------------------------------------------------
     @cached_property
-    def _index(
-        self,
-    ) -> tuple[
-        dict[str, list[K8sObject]],
-        dict[tuple[str, str, str], K8sObject],
-        dict[str, K8sObject],
-    ]:
-        """One pass over the items: by kind, by (kind, namespace, name) and by uid.
+    def _index(self) -> tuple[dict[str, list[K8sObject]], dict[str, K8sObject]]:
+        """One pass over the items: by kind, and by uid.
 
         Events (most of a snapshot) are only grouped by kind here: analyzers look them up by the
-        object they are about (`_events`); their own names and uids go to `_event_refs`, built
-        only if someone asks for an Event by name or uid (object uids are unique, so an Event uid
-        never shadows another object's).
+        object they are about (`_events`); their uids go to `_event_uids`, built only if someone
+        asks for an Event by uid (object uids are unique, so an Event's never shadows another
+        object's). Lookups by name are indexed per kind, on first use (`_names`).
         """
         by_kind: dict[str, list[K8sObject]] = {}
-        by_ref: dict[tuple[str, str, str], K8sObject] = {}
         by_uid: dict[str, K8sObject] = {}
         for obj in self.items:
             kind = obj.get("kind") or ""
@@ -66,13 +59,10 @@ class Snapshot:
             if kind == "Event":
                 continue
             m = obj.get("metadata")
-            if not isinstance(m, dict):
-                m = _EMPTY
-            by_ref[(kind, m.get("namespace") or "", m.get("name") or "")] = obj
-            uid = m.get("uid")
+            uid = m.get("uid") if isinstance(m, dict) else None
             if uid:
                 by_uid[uid] = obj
-        return by_kind, by_ref, by_uid
+        return by_kind, by_uid
 
     @cached_property
     def _events(self) -> dict[tuple[str, str, str], list[K8sObject]]:
@@ -89,31 +79,38 @@ class Snapshot:
         return events
 
     @cached_property
-    def _event_refs(self) -> tuple[dict[tuple[str, str, str], K8sObject], dict[str, K8sObject]]:
-        """Events by (kind, namespace, name) and by uid: only when an Event itself is asked for."""
-        by_ref: dict[tuple[str, str, str], K8sObject] = {}
+    def _event_uids(self) -> dict[str, K8sObject]:
         by_uid: dict[str, K8sObject] = {}
         for ev in self._by_kind.get("Event", ()):
             m = ev.get("metadata")
-            if not isinstance(m, dict):
-                m = _EMPTY
-            by_ref[("Event", m.get("namespace") or "", m.get("name") or "")] = ev
-            uid = m.get("uid")
+            uid = m.get("uid") if isinstance(m, dict) else None
             if uid:
                 by_uid[uid] = ev
-        return by_ref, by_uid
+        return by_uid
+
+    @cached_property
+    def _names(self) -> dict[str, dict[tuple[str, str], K8sObject]]:
+        """Per kind: objects by (namespace, name), the last one winning; filled by `get`."""
+        return {}
+
+    def _named(self, kind: str) -> dict[tuple[str, str], K8sObject]:
+        found = self._names.get(kind)
+        if found is None:
+            found = self._names[kind] = {}
+            for obj in self._by_kind.get(kind, ()):
+                m = obj.get("metadata")
+                if not isinstance(m, dict):
+                    m = _EMPTY
+                found[(m.get("namespace") or "", m.get("name") or "")] = obj
+        return found
 
     @property
     def _by_kind(self) -> dict[str, list[K8sObject]]:
         return self._index[0]
 
     @property
-    def _by_ref(self) -> dict[tuple[str, str, str], K8sObject]:
-        return self._index[1]
-
-    @property
     def _by_uid(self) -> dict[str, K8sObject]:
-        return self._index[2]
+        return self._index[1]
 
     @cached_property
     def _sorted_events(self) -> dict[tuple[str, str, str], list[K8sObject]]:
@@ -131,13 +128,11 @@ class Snapshot:
         return kind in self._by_kind
 
     def get(self, kind: str, namespace: str, name: str) -> K8sObject | None:
-        if kind == "Event":
-            return self._event_refs[0].get((kind, namespace or "", name))
-        return self._by_ref.get((kind, namespace or "", name))
+        return self._named(kind).get((namespace or "", name))
 
     def by_uid(self, uid: str) -> K8sObject | None:
         found = self._by_uid.get(uid)
-        return found if found is not None else self._event_refs[1].get(uid)
+        return found if found is not None else self._event_uids.get(uid)
 
     def events_for(self, kind: str, namespace: str, name: str) -> list[K8sObject]:
         """Events whose involvedObject is this object, oldest first (by last time seen)."""
@@ -171,7 +166,7 @@ class Snapshot:
             chain.append(OwnerRef(kind, name))
             nxt = self._by_uid.get(uid) if uid else None
             if nxt is None:
-                nxt = self._by_ref.get((kind, ns, name))
+                nxt = self.get(kind, ns, name)
             cur = nxt
         return chain
 
