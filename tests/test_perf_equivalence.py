@@ -46,6 +46,20 @@ def test_events_grouped_by_involved_object_and_still_found_by_name_and_uid() -> 
     assert snap.of_kind("Event") == [e_new, other, e_old]  # snapshot order
 
 
+def test_name_and_uid_lookups_keep_the_last_copy_of_an_object() -> None:
+    """Several files may hold the same object: the later copy answers, as one dict pass gave."""
+    old, new = pod("web-1", namespace="shop"), pod("web-1", namespace="shop")
+    new["metadata"]["labels"] = {"copy": "second"}
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web-1", "namespace": "shop"}}
+    snap = Snapshot(items=(old, cm, new), at=T0)
+    assert snap.get("Pod", "shop", "web-1") is new
+    assert snap.by_uid(new["metadata"]["uid"]) is new
+    assert snap.get("ConfigMap", "shop", "web-1") is cm
+    assert snap.get("ConfigMap", "other", "web-1") is None and snap.get("Secret", "shop", "x") is None
+    bare = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}
+    assert Snapshot(items=(bare,), at=T0).get("Node", "", "n1") is bare
+
+
 def test_events_k8s_io_regarding_is_indexed_like_involved_object() -> None:
     ev = {
         "apiVersion": "events.k8s.io/v1",
