@@ -25,7 +25,7 @@ import aiops.redact as R
 from aiops.diagnose import containers, logsigs
 from aiops.diagnose.common import format_time_cached
 from aiops.model import Cause, Diagnosis, Finding, ObjectRef, Severity, Snapshot, format_time, parse_time
-from aiops.model.snapshot import parse_time_cached
+from aiops.model.snapshot import newest_timestamp, parse_time_cached
 
 
 # ---- snapshot ----------------------------------------------------------------------------------
@@ -85,6 +85,61 @@ def test_owner_chain_prefers_the_controller_reference() -> None:
     p2 = pod("solo", namespace="shop")
     p2["metadata"]["ownerReferences"] = ["junk", job_ref]
     assert [(o.kind, o.name) for o in Snapshot(items=(p2,), at=T0).owner_chain(p2)] == [("Job", "migrate")]
+
+
+_CONDITION_TIMES = ("lastTransitionTime", "lastHeartbeatTime", "lastUpdateTime", "lastProbeTime")
+
+
+def _every_time(items: list[dict[str, Any]]) -> datetime | None:
+    """The plain computation: parse every timestamp field newest_timestamp reads, take the newest."""
+    values: list[Any] = []
+    for obj in items:
+        if obj.get("kind") == "Event":
+            values += [obj.get(k) for k in ("lastTimestamp", "eventTime", "firstTimestamp")]
+            values.append((obj.get("series") or {}).get("lastObservedTime"))
+            continue
+        status = obj.get("status") or {}
+        for c in status.get("conditions") or ():
+            values += [c.get(k) for k in _CONDITION_TIMES]
+        if obj.get("kind") == "Pod":
+            values.append(status.get("startTime"))
+            for cs in status.get("containerStatuses") or ():
+                for part in ("state", "lastState"):
+                    for sub in (cs.get(part) or {}).values():
+                        values += [sub.get("startedAt"), sub.get("finishedAt")]
+    times = [t for t in map(parse_time, values) if t is not None]
+    return max(times, default=None)
+
+
+def test_newest_timestamp_is_the_newest_of_every_field() -> None:
+    rnd = random.Random(11)
+    shapes = [
+        None,
+        "",
+        "2026-11-25T10:00:00Z",
+        "2026-11-25T10:00:00.5Z",
+        "2026-11-25T10:00:00.123456Z",
+        "2026-11-25T12:30:00+02:00",
+        "9999-99-99T99:99:99Z",  # the largest string of its shape, unparseable: the next one counts
+        "not a time",
+        datetime(2026, 11, 25, 11, 59, tzinfo=UTC),
+        {"odd": "value"},  # unhashable garbage is looked at one by one
+    ]
+    for _ in range(200):
+        items: list[dict[str, Any]] = []
+        for i in range(rnd.randint(1, 6)):
+            p = pod(f"p{i}", namespace="ns")
+            for c in p["status"]["conditions"]:
+                c["lastTransitionTime"] = rnd.choice(shapes)
+                c["lastProbeTime"] = rnd.choice(shapes)
+            state = p["status"]["containerStatuses"][0]["state"]
+            for sub in state.values():
+                sub["startedAt"] = rnd.choice(shapes)
+            items.append(p)
+            ev = event(p, "BackOff", "Back-off", last=ts(-rnd.randint(0, 90)))
+            ev["eventTime"] = rnd.choice(shapes)
+            items.append(ev)
+        assert newest_timestamp(items) == _every_time(items)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,6 @@ Built by a `ClusterSource` adapter (files or live API); read by the pure analyze
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -251,6 +250,53 @@ def event_count(ev: K8sObject) -> int:
     return 1
 
 
+_CONTAINER_STATUSES = ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses")
+
+
+def _timestamps(items: Iterable[K8sObject]) -> list[Any]:
+    """The timestamp fields newest_timestamp looks at, in the order met (None and "" included)."""
+    out: list[Any] = []
+    add = out.append
+    for obj in items:
+        kind = obj.get("kind")
+        if kind == "Event":
+            add(obj.get("lastTimestamp"))
+            add(obj.get("eventTime"))
+            series = obj.get("series")
+            if isinstance(series, dict):
+                add(series.get("lastObservedTime"))
+            add(obj.get("firstTimestamp"))
+            continue
+        if kind == "PodMetrics":
+            add(obj.get("timestamp"))
+        status = obj.get("status")
+        if not isinstance(status, dict):
+            continue
+        for cond in status.get("conditions") or ():
+            if isinstance(cond, dict):
+                add(cond.get("lastTransitionTime"))
+                add(cond.get("lastHeartbeatTime"))
+                add(cond.get("lastUpdateTime"))
+                add(cond.get("lastProbeTime"))
+        if kind == "Pod":
+            add(status.get("startTime"))
+            for key in _CONTAINER_STATUSES:
+                for cs in status.get(key) or ():
+                    if not isinstance(cs, dict):
+                        continue
+                    for part in ("state", "lastState"):
+                        st = cs.get(part) or _EMPTY
+                        sv = st.get("running")
+                        if isinstance(sv, dict):
+                            add(sv.get("startedAt"))
+                            add(sv.get("finishedAt"))
+                        sv = st.get("terminated")
+                        if isinstance(sv, dict):
+                            add(sv.get("startedAt"))
+                            add(sv.get("finishedAt"))
+    return out
+
+
 def newest_timestamp(items: Iterable[K8sObject]) -> datetime | None:
     """The newest timestamp in a set of objects: the default judging time of a snapshot (DESIGN §4.1).
 
@@ -258,51 +304,24 @@ def newest_timestamp(items: Iterable[K8sObject]) -> datetime | None:
     RFC 3339 "…Z" strings of one length compare correctly as text, so only the largest string of
     each shape is parsed; other shapes (offsets) are parsed one by one.
     """
-    by_shape: dict[int, set[str]] = defaultdict(set)
+    values = _timestamps(items)
+    try:
+        distinct: Iterable[Any] = dict.fromkeys(values)  # a snapshot repeats a few timestamps
+    except TypeError:  # an unhashable value (malformed object): look at every one
+        distinct = values
+    by_shape: dict[int, set[str]] = {}
     others: list[Any] = []
-
-    def consider(value: Any) -> None:
+    for value in distinct:
         if not value:
-            return
+            continue
         if isinstance(value, str) and value.endswith("Z"):
-            by_shape[len(value)].add(value)
+            shape = by_shape.get(len(value))
+            if shape is None:
+                by_shape[len(value)] = {value}
+            else:
+                shape.add(value)
         else:
             others.append(value)
-
-    for obj in items:
-        kind = obj.get("kind")
-        if kind == "Event":
-            consider(obj.get("lastTimestamp"))
-            consider(obj.get("eventTime"))
-            series = obj.get("series")
-            if isinstance(series, dict):
-                consider(series.get("lastObservedTime"))
-            consider(obj.get("firstTimestamp"))
-            continue
-        if kind == "PodMetrics":
-            consider(obj.get("timestamp"))
-        status = obj.get("status")
-        if not isinstance(status, dict):
-            continue
-        for cond in status.get("conditions") or ():
-            if isinstance(cond, dict):
-                consider(cond.get("lastTransitionTime"))
-                consider(cond.get("lastHeartbeatTime"))
-                consider(cond.get("lastUpdateTime"))
-                consider(cond.get("lastProbeTime"))
-        if kind == "Pod":
-            consider(status.get("startTime"))
-            for key in ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses"):
-                for cs in status.get(key) or ():
-                    if not isinstance(cs, dict):
-                        continue
-                    for part in ("state", "lastState"):
-                        st = cs.get(part) or {}
-                        for sub in ("running", "terminated"):
-                            sv = st.get(sub)
-                            if isinstance(sv, dict):
-                                consider(sv.get("startedAt"))
-                                consider(sv.get("finishedAt"))
     best: datetime | None = None
 
     def keep(t: datetime | None) -> None:
@@ -310,8 +329,8 @@ def newest_timestamp(items: Iterable[K8sObject]) -> datetime | None:
         if t is not None and (best is None or t > best):
             best = t
 
-    for values in by_shape.values():
-        for value in sorted(values, reverse=True):  # the largest parseable string of a shape wins
+    for shape_values in by_shape.values():
+        for value in sorted(shape_values, reverse=True):
             t = parse_time(value)
             if t is not None:
                 keep(t)
