@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiops.errors import InputError
+
+if TYPE_CHECKING:
+    from urllib3.util.retry import Retry
 
 __all__ = [
     "DEFAULT_HINT",
@@ -59,7 +62,7 @@ def connect(
     context: str | None,
     *,
     pool_size: int = 4,
-    retries: object = 0,
+    retries: int | Retry = 0,
     hint: str | None = None,
 ) -> KubeConnection:
     """Load the config and build the client (no request is sent); bad config → `InputError`.
