@@ -20,7 +20,6 @@ unless `at` is given. `kubernetes` is imported lazily; this module never writes 
 
 from __future__ import annotations
 
-import os
 import queue
 import re
 import threading
@@ -33,7 +32,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from aiops.errors import InputError, UnreachableError
+from aiops.errors import UnreachableError
+from aiops.kube import connect
 from aiops.model import Snapshot, parse_time
 from aiops.model.k8s import K8sObject
 from aiops.model.kinds import ResourceKind, events_field_selector
@@ -207,37 +207,17 @@ class LiveSource:
         if self._client is not None:
             return
         import urllib3
-        from kubernetes import config as kconfig
-        from kubernetes.client import ApiClient, Configuration
-        from kubernetes.config.config_exception import ConfigException
 
-        cfg = Configuration()
-        in_cluster = (
-            not self.kubeconfig and not self.context and bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+        # the client's retries stay 0: ours are bounded, with back-off, on 5xx and timeouts too
+        conn = connect(
+            self.kubeconfig,
+            self.context,
+            pool_size=max(self.workers, self.log_workers, 4),
+            hint="pass --kubeconfig FILE / --context NAME, or --snapshot FILE to read a file",
         )
-        try:
-            if in_cluster:
-                kconfig.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
-                self._cluster = "in-cluster"
-            else:
-                kconfig.load_kube_config(  # type: ignore[no-untyped-call]
-                    config_file=self.kubeconfig, context=self.context, client_configuration=cfg
-                )
-                self._cluster = self.context or _current_context(self.kubeconfig)
-        except ConfigException as exc:
-            flag = "--context" if self.context and "context" in str(exc).lower() else "--kubeconfig"
-            where = self.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-            raise InputError(
-                f"{flag}: cannot load cluster config from {where}: {_one_line(str(exc))}",
-                hint="pass --kubeconfig FILE / --context NAME, or --snapshot FILE to read a file",
-            ) from None
-        except (OSError, ValueError, TypeError) as exc:
-            where = self.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-            raise InputError(f"--kubeconfig: cannot read {where}: {_one_line(str(exc))}") from None
-        cfg.retries = 0  # retries are ours (bounded, with back-off, on 5xx and timeouts too)
-        cfg.connection_pool_maxsize = max(self.workers, self.log_workers, 4)
-        self._endpoint = self._host = str(cfg.host)
-        self._client = ApiClient(cfg)
+        self._cluster = conn.cluster
+        self._endpoint = self._host = conn.endpoint
+        self._client = conn.client
         self._headers = {
             **self._client.default_headers,
             "Accept": "application/json, */*",
@@ -476,16 +456,6 @@ def _head_continue(body: bytes) -> str | None:
     if m:
         return m.group(1).decode("ascii", errors="replace")
     return "" if items else None
-
-
-def _current_context(kubeconfig: str | None) -> str | None:
-    from kubernetes import config as kconfig
-
-    try:
-        _, active = kconfig.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
-    except Exception:  # the config already loaded; the name is only a label
-        return None
-    return str(active.get("name")) if isinstance(active, dict) and active.get("name") else None
 
 
 def _status_message(body: bytes) -> str:
