@@ -17,7 +17,6 @@ Responses are taken raw (`_preload_content=False`, JSON parsed with orjson). `ku
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
 import threading
 import time
@@ -28,7 +27,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
-from aiops.errors import InputError, UnreachableError
+from aiops.errors import UnreachableError
+from aiops.kube import connect
 from aiops.model import Snapshot
 from aiops.model.k8s import K8sObject
 from aiops.model.kinds import ResourceKind, events_field_selector
@@ -281,36 +281,10 @@ class ClusterWatch:
 
     # ---- connection --------------------------------------------------------------------
     def _connect(self) -> None:
-        from kubernetes import config as kconfig
-        from kubernetes.client import ApiClient, Configuration
-        from kubernetes.config.config_exception import ConfigException
-
-        cfg = Configuration()
-        in_cluster = (
-            not self.kubeconfig and not self.context and bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
-        )
-        where = self.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-        try:
-            if in_cluster:
-                kconfig.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
-                self.cluster = "in-cluster"
-            else:
-                kconfig.load_kube_config(  # type: ignore[no-untyped-call]
-                    config_file=self.kubeconfig, context=self.context, client_configuration=cfg
-                )
-                self.cluster = self.context or "kubeconfig"
-        except ConfigException as exc:
-            flag = "--context" if self.context and "context" in str(exc).lower() else "--kubeconfig"
-            raise InputError(
-                f"{flag}: cannot load cluster config from {where}: {' '.join(str(exc).split())}",
-                hint="pass --kubeconfig FILE / --context NAME, or run in a pod with a service account",
-            ) from None
-        except (OSError, ValueError, TypeError) as exc:
-            raise InputError(f"--kubeconfig: cannot read {where}: {' '.join(str(exc).split())}") from None
-        cfg.retries = 0
-        cfg.connection_pool_maxsize = 2 * len(self.kinds) + 4
-        self.endpoint = str(cfg.host)
-        self._client = ApiClient(cfg)
+        conn = connect(self.kubeconfig, self.context, pool_size=2 * len(self.kinds) + 4)
+        self.cluster = conn.cluster
+        self.endpoint = conn.endpoint
+        self._client = conn.client
 
     def _request(self, path: str, query: Sequence[tuple[str, str]], timeout: Any) -> Any:
         """One raw GET; the urllib3 response (not read). Connection problems → `_Transient`."""
