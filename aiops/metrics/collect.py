@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from aiops.errors import AiopsError, InputError, UnreachableError
+from aiops.kube import connect
 from aiops.model.k8s import format_time, parse_time
 from aiops.model.quantity import parse_cpu, parse_memory
 from aiops.model.usage import ContainerSeries, Resource
@@ -274,31 +275,10 @@ class MetricsApi:
         """Load the kubeconfig (or in-cluster config) once; a bad one is an `InputError`."""
         if self._api is not None:
             return self._api
-        from kubernetes import client as kclient
-        from kubernetes import config as kconfig
-        from kubernetes.config.config_exception import ConfigException
+        from kubernetes.client import CustomObjectsApi
         from urllib3.util.retry import Retry
 
-        cfg = kclient.Configuration()
-        in_cluster = (
-            not self.kubeconfig and not self.context and bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
-        )
-        where = self.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-        try:
-            if in_cluster:
-                kconfig.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
-            else:
-                kconfig.load_kube_config(  # type: ignore[no-untyped-call]
-                    config_file=self.kubeconfig, context=self.context, client_configuration=cfg
-                )
-        except ConfigException as exc:
-            flag = "--context" if self.context and "context" in str(exc).lower() else "--kubeconfig"
-            raise InputError(
-                f"{flag}: cannot load cluster config from {where}: {' '.join(str(exc).split())}"
-            ) from None
-        except (OSError, ValueError, TypeError) as exc:
-            raise InputError(f"--kubeconfig: cannot read {where}: {' '.join(str(exc).split())}") from None
-        cfg.retries = Retry(
+        retry = Retry(
             total=self.retries,
             connect=self.retries,
             read=self.retries,
@@ -308,8 +288,9 @@ class MetricsApi:
             allowed_methods=frozenset({"GET"}),
             raise_on_status=False,
         )
-        self.endpoint = str(cfg.host)
-        self._api = kclient.CustomObjectsApi(kclient.ApiClient(cfg))
+        conn = connect(self.kubeconfig, self.context, retries=retry)
+        self.endpoint = conn.endpoint
+        self._api = CustomObjectsApi(conn.client)
         return self._api
 
     def read(self, namespaces: Sequence[str]) -> tuple[list[Sample], int]:
