@@ -17,13 +17,13 @@ the previous revision) and `resume` restores it when the hold is lifted.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from aiops.errors import InputError, UnreachableError
+from aiops.kube import connect
 
 Engine = Literal["argocd", "flux"]
 SUSPENDED_ANNOTATION = "aiops.io/suspended-automated"
@@ -106,27 +106,7 @@ class SyncWatcher:
     def _connect(self) -> Any:
         if self._client is not None:
             return self._client
-        from kubernetes import config as kconfig
-        from kubernetes.client import ApiClient, Configuration
-        from kubernetes.config.config_exception import ConfigException
-
-        cfg = Configuration()
-        in_cluster = (
-            not self.kubeconfig and not self.context and bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
-        )
-        try:
-            if in_cluster:
-                kconfig.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
-            else:
-                kconfig.load_kube_config(  # type: ignore[no-untyped-call]
-                    config_file=self.kubeconfig, context=self.context, client_configuration=cfg
-                )
-        except (ConfigException, OSError, ValueError, TypeError) as exc:
-            raise InputError(
-                f"--kubeconfig: cannot load cluster config: {' '.join(str(exc).split())}"
-            ) from None
-        cfg.retries = 0
-        self._client = ApiClient(cfg)
+        self._client = connect(self.kubeconfig, self.context).client
         return self._client
 
     def read(self, name: str) -> dict[str, Any]:

@@ -4,8 +4,9 @@
 server-side apply (`PATCH …?fieldManager=aiops&force=true`, `Content-Type:
 application/apply-patch+yaml`) — what `kubectl apply --server-side --field-manager=aiops` does.
 The resource path of each kind comes from API discovery (`/api/v1`, `/apis/<group>/<version>`),
-namespaced objects without a namespace get the release's. `current_context` tells which kube
-context a kubeconfig selects (apply refuses a context that differs from the policy's `cluster`).
+namespaced objects without a namespace get the release's. `current_context` (from `aiops.kube`)
+tells which kube context a kubeconfig selects (apply refuses one that differs from the policy's
+`cluster`).
 
 Errors follow DESIGN §4.7: unreachable / 5xx → `UnreachableError`; 403 → `PolicyRefusal`; a
 rejected object (4xx) is an `ObjectResult` with `ok=False` so the caller takes the failure path.
@@ -15,35 +16,27 @@ rejected object (4xx) is an `ObjectResult` with `ok=False` so the caller takes t
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from aiops.errors import InputError, PolicyRefusal, UnreachableError
+from aiops.kube import connect, current_context
+
+# current_context lives in aiops.kube (next to the loader, so both agree on in-cluster); it is
+# re-exported here, where apply has always found it
+__all__ = [
+    "APPLY_PATCH",
+    "FIELD_MANAGER",
+    "KubeApplier",
+    "ObjectResult",
+    "current_context",
+    "split_documents",
+]
 
 FIELD_MANAGER = "aiops"
 APPLY_PATCH = "application/apply-patch+yaml"
-
-
-def current_context(kubeconfig: str | None, context: str | None = None) -> str | None:
-    """The context name a kubeconfig selects (`context` when given); "in-cluster" inside a pod."""
-    if context:
-        return context
-    if not kubeconfig and not os.environ.get("KUBECONFIG") and os.environ.get("KUBERNETES_SERVICE_HOST"):
-        return "in-cluster"
-    from kubernetes import config as kconfig
-    from kubernetes.config.config_exception import ConfigException
-
-    try:
-        _, active = kconfig.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
-    except (ConfigException, OSError, ValueError, TypeError) as exc:
-        where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-        raise InputError(
-            f"--kubeconfig: cannot read contexts from {where}: {' '.join(str(exc).split())}"
-        ) from None
-    return str(active.get("name")) if isinstance(active, dict) and active.get("name") else None
 
 
 def split_documents(text: str) -> list[dict[str, Any]]:
@@ -94,31 +87,9 @@ class KubeApplier:
     def _connect(self) -> Any:
         if self._client is not None:
             return self._client
-        from kubernetes import config as kconfig
-        from kubernetes.client import ApiClient, Configuration
-        from kubernetes.config.config_exception import ConfigException
-
-        cfg = Configuration()
-        in_cluster = (
-            not self.kubeconfig and not self.context and bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
-        )
-        where = self.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-        try:
-            if in_cluster:
-                kconfig.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
-            else:
-                kconfig.load_kube_config(  # type: ignore[no-untyped-call]
-                    config_file=self.kubeconfig, context=self.context, client_configuration=cfg
-                )
-        except ConfigException as exc:
-            raise InputError(
-                f"--kubeconfig: cannot load cluster config from {where}: {' '.join(str(exc).split())}"
-            ) from None
-        except (OSError, ValueError, TypeError) as exc:
-            raise InputError(f"--kubeconfig: cannot read {where}: {' '.join(str(exc).split())}") from None
-        cfg.retries = 0
-        self._endpoint = str(cfg.host)
-        self._client = ApiClient(cfg)
+        conn = connect(self.kubeconfig, self.context)
+        self._endpoint = conn.endpoint
+        self._client = conn.client
         return self._client
 
     def _call(

@@ -16,11 +16,11 @@ exception. This module decides nothing and reads nothing but the one Deployment 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiops.errors import InputError, PolicyRefusal, UnreachableError
+from aiops.kube import connect
 from aiops.model import ObjectRef
 
 __all__ = ["FIELD_MANAGER", "REVISION", "ActionResult", "RolloutActions"]
@@ -139,32 +139,11 @@ class RolloutActions:
     def _connect(self) -> Any:
         if self._api is not None:
             return self._api
-        from kubernetes import config as kconfig
-        from kubernetes.client import ApiClient, AppsV1Api, Configuration
-        from kubernetes.config.config_exception import ConfigException
+        from kubernetes.client import AppsV1Api
 
-        cfg = Configuration()
-        in_cluster = (
-            not self.kubeconfig and not self.context and bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
-        )
-        where = self.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-        try:
-            if in_cluster:
-                kconfig.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
-            else:
-                kconfig.load_kube_config(  # type: ignore[no-untyped-call]
-                    config_file=self.kubeconfig, context=self.context, client_configuration=cfg
-                )
-        except ConfigException as exc:
-            flag = "--context" if self.context and "context" in str(exc).lower() else "--kubeconfig"
-            raise InputError(
-                f"{flag}: cannot load cluster config from {where}: {' '.join(str(exc).split())}"
-            ) from None
-        except (OSError, ValueError, TypeError) as exc:
-            raise InputError(f"--kubeconfig: cannot read {where}: {' '.join(str(exc).split())}") from None
-        cfg.retries = 0
-        self._endpoint = str(cfg.host)
-        self._api = AppsV1Api(ApiClient(cfg))
+        conn = connect(self.kubeconfig, self.context)
+        self._endpoint = conn.endpoint
+        self._api = AppsV1Api(conn.client)
         return self._api
 
     def _get(self, namespace: str, name: str) -> dict[str, Any]:
