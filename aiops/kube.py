@@ -82,7 +82,7 @@ def connect(
             cluster: str | None = "in-cluster"
         else:
             kconfig.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=kubeconfig, context=context, client_configuration=cfg
+                config_file=_config_file(kubeconfig), context=context, client_configuration=cfg
             )
             cluster = context or _active_context(kubeconfig)
     except ConfigException as exc:
@@ -114,7 +114,7 @@ def current_context(kubeconfig: str | None, context: str | None = None) -> str |
     from kubernetes.config.config_exception import ConfigException
 
     try:
-        _, active = kconfig.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+        _, active = kconfig.list_kube_config_contexts(config_file=_config_file(kubeconfig))  # type: ignore[no-untyped-call]
     except (ConfigException, OSError, ValueError, TypeError, KeyError, AttributeError, yaml.YAMLError) as exc:
         raise InputError(
             f"--kubeconfig: cannot read contexts from {_where(kubeconfig, False)}: {_one_line(str(exc))}"
@@ -128,6 +128,12 @@ def _active_context(kubeconfig: str | None) -> str | None:
         return current_context(kubeconfig)
     except InputError:
         return None
+
+
+def _config_file(kubeconfig: str | None) -> str | None:
+    """The flag, else $KUBECONFIG as it is now (the client reads it once, when first imported; it
+    may list several files, which the client merges), else None: the client's ~/.kube/config."""
+    return kubeconfig or os.environ.get("KUBECONFIG") or None
 
 
 def _where(kubeconfig: str | None, inside: bool) -> str:
