@@ -169,7 +169,8 @@ class _Pod:
 
 @dataclass
 class _Index:
-    """Snapshot-wide lookups built once per run (ConfigMap names per namespace, finished Jobs)."""
+    """Snapshot-wide lookups built once per run (ConfigMap names per namespace, finished Jobs,
+    explained logs)."""
 
     snapshot: Snapshot
     explained: dict[str, logsigs.LogCause | None] = field(default_factory=dict)
