@@ -279,6 +279,7 @@ def _rules_by_word(triggers: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, fr
 
 # Every precise trigger contains a broad one, so text without a broad trigger has no trigger at all.
 _ANY_TRIGGER = re.compile(_any_of({t for trig in _TRIGGERS_BROAD for t in trig}))
+_ANY_PRECISE_TRIGGER = re.compile(_any_of({t for trig in _TRIGGERS for t in trig}))
 _RULES_BY_WORD = _rules_by_word(_TRIGGERS)
 _RULES_BY_WORD_BROAD = _rules_by_word(_TRIGGERS_BROAD)
 
@@ -287,8 +288,14 @@ def _apply_rules(text: str) -> str:
     low = text.lower()
     if _ANY_TRIGGER.search(low) is None:  # the common case: nothing that could be a secret
         return text
+    if len(low) == len(text):
+        if _ANY_PRECISE_TRIGGER.search(low) is None:  # "connection refused", "key MISSING", ...
+            return text
+        by_word = _RULES_BY_WORD
+    else:
+        by_word = _RULES_BY_WORD_BROAD
     found: set[int] = set()
-    for word, rules in _RULES_BY_WORD if len(low) == len(text) else _RULES_BY_WORD_BROAD:
+    for word, rules in by_word:
         if word in low:
             found |= rules
     if not found:
