@@ -481,8 +481,11 @@ class Redactor:
         Also masks Kubernetes env entries (`{"name": "DB_PASSWORD", "value": "..."}`). Returns a new
         structure; tuples stay tuples.
         """
+        return self._redact_obj(obj, self.redact)
+
+    def _redact_obj(self, obj: Any, text: Callable[[str], str]) -> Any:
         if isinstance(obj, str):
-            return self.redact(obj)
+            return text(obj)
         if isinstance(obj, Mapping):
             secret_entry = (
                 "value" in obj and isinstance(obj.get("name"), str) and is_secret_name(str(obj["name"]))
@@ -492,12 +495,12 @@ class Redactor:
                 if (secret_entry and k == "value") or (isinstance(k, str) and _masks_value(k, v)):
                     out[k] = MASK if v not in ("", None) else v
                 else:
-                    out[k] = self.redact_obj(v)
+                    out[k] = self._redact_obj(v, text)
             return out
         if isinstance(obj, list):
-            return [self.redact_obj(v) for v in obj]
+            return [self._redact_obj(v, text) for v in obj]
         if isinstance(obj, tuple):
-            return tuple(self.redact_obj(v) for v in obj)
+            return tuple(self._redact_obj(v, text) for v in obj)
         return obj
 
     def redact_finding(self, finding: Finding) -> Finding:
@@ -512,7 +515,7 @@ class Redactor:
         remediation = text(finding.remediation)
         cause = finding.cause
         if cause is not None:
-            detail = self.redact_obj(dict(cause.detail))
+            detail = self._redact_obj(dict(cause.detail), text)
             if detail != cause.detail:
                 cause = Cause(cause.type, detail)
         if (
