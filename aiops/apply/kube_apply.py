@@ -4,9 +4,7 @@
 server-side apply (`PATCH …?fieldManager=aiops&force=true`, `Content-Type:
 application/apply-patch+yaml`) — what `kubectl apply --server-side --field-manager=aiops` does.
 The resource path of each kind comes from API discovery (`/api/v1`, `/apis/<group>/<version>`),
-namespaced objects without a namespace get the release's. `current_context` (from `aiops.kube`)
-tells which kube context a kubeconfig selects (apply refuses one that differs from the policy's
-`cluster`).
+namespaced objects without a namespace get the release's.
 
 Errors follow DESIGN §4.7: unreachable / 5xx → `UnreachableError`; 403 → `PolicyRefusal`; a
 rejected object (4xx) is an `ObjectResult` with `ok=False` so the caller takes the failure path.
@@ -22,16 +20,13 @@ from typing import Any
 from urllib.parse import quote
 
 from aiops.errors import InputError, PolicyRefusal, UnreachableError
-from aiops.kube import connect, current_context
+from aiops.kube import connect
 
-# current_context lives in aiops.kube (next to the loader, so both agree on in-cluster); it is
-# re-exported here, where apply has always found it
 __all__ = [
     "APPLY_PATCH",
     "FIELD_MANAGER",
     "KubeApplier",
     "ObjectResult",
-    "current_context",
     "split_documents",
 ]
 

@@ -954,7 +954,7 @@ class _Cluster:
 
 
 def check_context(opts: ApplyOptions, settings: Settings) -> str | None:
-    from aiops.apply.kube_apply import current_context
+    from aiops.kube import current_context
 
     ctx = current_context(opts.kubeconfig, opts.context)
     if ctx == "in-cluster" and (opts.observe or settings.apply.mode in ("argocd", "flux")):
