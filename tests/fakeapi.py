@@ -21,7 +21,7 @@ import copy
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -254,8 +254,8 @@ class FakeApiServer:
             sel = _parse_selector(query["labelSelector"])
             selected = [o for o in selected if _match_labels(o.get("metadata", {}).get("labels") or {}, sel)]
         if query.get("fieldSelector"):
-            sel = _parse_selector(query["fieldSelector"])
-            selected = [o for o in selected if _match_fields(o, sel)]
+            matches = _field_matcher(_parse_selector(query["fieldSelector"]))
+            selected = [o for o in selected if matches(o)]
         start = 0
         if query.get("continue"):
             try:
@@ -703,7 +703,7 @@ class FakeApiServer:
             return
         plural, ns = m["plural"], m["ns"]
         kind = _INFO[(gv, plural)][0]
-        fields = _parse_selector(query.get("fieldSelector") or "")
+        fields = _field_matcher(_parse_selector(query.get("fieldSelector") or ""))
         timeout = float(query.get("timeoutSeconds") or 1800)
         deadline = time.monotonic() + timeout
         raw_rv = query.get("resourceVersion") or ""
@@ -742,8 +742,7 @@ class FakeApiServer:
                     pending = [
                         {"type": "ADDED", "object": {"kind": kind, "apiVersion": gv, **o}}
                         for o in self.objects.get((gv, plural), [])
-                        if (ns is None or o.get("metadata", {}).get("namespace") == ns)
-                        and _match_fields(o, fields)
+                        if (ns is None or o.get("metadata", {}).get("namespace") == ns) and fields(o)
                     ]
                 else:
                     pending = []
@@ -761,7 +760,7 @@ class FakeApiServer:
                         if e[0] > since
                         and (e[1], e[2]) == (gv, plural)
                         and (ns is None or e[4].get("metadata", {}).get("namespace") == ns)
-                        and _match_fields(e[4], fields)
+                        and fields(e[4])
                     ]
                     if self._watch_events:
                         since = max(since, self._watch_events[-1][0])
@@ -992,15 +991,30 @@ def _match_labels(labels: dict[str, str], sel: list[tuple[str, str, str | None]]
     return True
 
 
-def _match_fields(obj: dict[str, Any], sel: list[tuple[str, str, str | None]]) -> bool:
+def _field_matcher(sel: list[tuple[str, str, str | None]]) -> Callable[[dict[str, Any]], bool]:
+    """A predicate for field selectors (`a.b=x`, `a.b!=y`, ANDed), each field path walked once per
+    object: an events list with eight `reason!=` clauses over 20,000 events would otherwise cost the
+    server ~0.1 s a page, while the client it serves waits (a real API server filters in µs)."""
+    wanted: dict[str, tuple[set[str], set[str]]] = {}
     for op, key, value in sel:
-        cur: Any = obj
-        for step in key.split("."):
-            cur = cur.get(step) if isinstance(cur, dict) else None
-        have = "" if cur is None else str(cur)
-        if (op == "=" and have != value) or (op == "!=" and have == value):
-            return False
-    return True
+        equal, unequal = wanted.setdefault(key, (set(), set()))
+        if op == "=":
+            equal.add(value or "")
+        elif op == "!=":
+            unequal.add(value or "")
+    checks = [(key.split("."), equal, unequal) for key, (equal, unequal) in wanted.items()]
+
+    def match(obj: dict[str, Any]) -> bool:
+        for steps, equal, unequal in checks:
+            cur: Any = obj
+            for step in steps:
+                cur = cur.get(step) if isinstance(cur, dict) else None
+            have = "" if cur is None else str(cur)
+            if (equal and (len(equal) > 1 or have not in equal)) or have in unequal:
+                return False
+        return True
+
+    return match
 
 
 _BASE_RV = 123456  # the list resourceVersion before any upsert()/delete()
