@@ -280,11 +280,14 @@ class LiveSource:
         off the configuration and run here; an expiring token is still noticed within
         TOKEN_RECHECK seconds, and a 401 forces a check before the request is tried again."""
         cfg = self._client.configuration
+        if not force and time.monotonic() - self._token_checked < TOKEN_RECHECK:
+            return  # checked moments ago (no lock: 16 log readers would queue on it)
         with self._token_lock:
             hook = cfg.refresh_api_key_hook or self._token_hook
-            if hook is None:
-                return
             now = time.monotonic()
+            if hook is None:  # no token to refresh (client certificates): nothing to check
+                self._token_checked = now
+                return
             if force or now - self._token_checked >= TOKEN_RECHECK:
                 hook(cfg)  # the loader's hook puts itself back on the configuration
                 self._token_checked = now
