@@ -686,20 +686,12 @@ class FakeApiServer:
             time.sleep(fault.delay)
         if fault is not None and fault.status:
             status, ctype, body = _status(fault.status, "InternalError", f"injected failure on {parts.path}")
-            handler.send_response(status)
-            handler.send_header("Content-Type", ctype)
-            handler.send_header("Content-Length", str(len(body)))
-            handler.end_headers()
-            handler.wfile.write(body)
+            _send(handler, status, ctype, body)
             return
         gv = (m["core"] or f"{m['group']}/{m['version']}") if m else ""
         if not m or (gv, m["plural"]) not in _INFO or m["name"]:
             status, ctype, body = _status(404, "NotFound", f"cannot watch {parts.path}")
-            handler.send_response(status)
-            handler.send_header("Content-Type", ctype)
-            handler.send_header("Content-Length", str(len(body)))
-            handler.end_headers()
-            handler.wfile.write(body)
+            _send(handler, status, ctype, body)
             return
         plural, ns = m["plural"], m["ns"]
         kind = _INFO[(gv, plural)][0]
@@ -819,6 +811,15 @@ class FakeApiServer:
         return 200, "application/json", orjson.dumps(body)
 
 
+def _send(handler: BaseHTTPRequestHandler, status: int, ctype: str, body: bytes) -> None:
+    """One whole response with a Content-Length (keep-alive stays usable)."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", ctype)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 class _HTTPServer(ThreadingHTTPServer):
     """A thread per connection, and a listen backlog like a real API server's: the stdlib default
     of 5 drops the connections a client opens at once (16 log readers, 6 list readers), and each
@@ -843,11 +844,7 @@ class _Handler(BaseHTTPRequestHandler):
                 query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
                 fake.requests.append(Request(method, parts.path, query, sent))
             status, ctype, body = _status(401, "Unauthorized", "Unauthorized")
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            _send(self, status, ctype, body)
             return
         if method == "GET" and self.server_fake.is_watch(self.path):
             self.server_fake.serve_watch(self)
@@ -855,11 +852,7 @@ class _Handler(BaseHTTPRequestHandler):
         status, ctype, body = self.server_fake.handle(
             method, self.path, sent, str(self.headers.get("Content-Type") or "")
         )
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        _send(self, status, ctype, body)
 
     def date_time_string(self, timestamp: float | None = None) -> str:
         now = self.server_fake.now

@@ -286,14 +286,10 @@ def _timestamps(items: Iterable[K8sObject]) -> list[Any]:
                         continue
                     for part in ("state", "lastState"):
                         st = cs.get(part) or _EMPTY
-                        sv = st.get("running")
-                        if isinstance(sv, dict):
-                            add(sv.get("startedAt"))
-                            add(sv.get("finishedAt"))
-                        sv = st.get("terminated")
-                        if isinstance(sv, dict):
-                            add(sv.get("startedAt"))
-                            add(sv.get("finishedAt"))
+                        for sv in (st.get("running"), st.get("terminated")):
+                            if isinstance(sv, dict):
+                                add(sv.get("startedAt"))
+                                add(sv.get("finishedAt"))
     return out
 
 
