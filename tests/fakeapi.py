@@ -136,8 +136,19 @@ class FakeApiServer:
     def forbid(self, plural: str, group_version: str = "v1") -> None:
         self.forbidden.add((group_version, plural))
 
-    def fail(self, path_regex: str, *, status: int = 503, times: int = 1, continued: bool = False) -> None:
-        self.faults.append(_Fault(re.compile(path_regex), status=status, times=times, continued=continued))
+    def fail(
+        self,
+        path_regex: str,
+        *,
+        status: int = 503,
+        times: int = 1,
+        continued: bool = False,
+        after: float = 0.0,
+    ) -> None:
+        """Answer `status` to the next `times` matching requests (`after` seconds late)."""
+        self.faults.append(
+            _Fault(re.compile(path_regex), status=status, times=times, continued=continued, delay=after)
+        )
 
     def delay(self, path_regex: str, seconds: float, *, times: int = 1) -> None:
         self.faults.append(_Fault(re.compile(path_regex), status=0, times=times, delay=seconds))

@@ -294,3 +294,27 @@ def test_previous_logs_start_with_the_first_page_of_pods(fake_api: FakeApiServer
     paths = [r.path for r in fake_api.requests]
     log_at = paths.index("/api/v1/namespaces/todo/pods/web-0003/log")
     assert log_at < max(i for i, p in enumerate(paths) if p == "/api/v1/pods")
+
+
+def test_a_failing_list_stops_the_queued_log_reads(fake_api: FakeApiServer, kubeconfig: str) -> None:
+    """When a list fails for good, the read ends with that error at once: previous-log reads still
+    queued are dropped, not made (each would retry against a cluster that may be gone)."""
+    pods = [_pod(i, "todo") for i in range(40)]
+    for pod in pods:
+        pod["status"]["containerStatuses"] = [
+            {
+                "name": "web",
+                "restartCount": 3,
+                "ready": False,
+                "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
+            }
+        ]
+    fake_api.load(pods)
+    fake_api.delay(r"/log$", 0.2, times=40)
+    # the failure comes once the pods are in and their log reads queued
+    fake_api.fail(r"^/apis/apps/v1/deployments$", status=500, times=10, after=0.5)
+    with pytest.raises(UnreachableError, match="deployments"):
+        LiveSource(kubeconfig=kubeconfig, retries=0, log_workers=1).read()
+    logs = [r for r in fake_api.requests if r.path.endswith("/log")]
+    assert 0 < len(logs) < 40

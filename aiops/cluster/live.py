@@ -149,8 +149,10 @@ class LiveSource:
             while running:
                 i, msg = inbox.get()
                 task = tasks[i]
-                if isinstance(msg, BaseException):
-                    raise msg  # UnreachableError (after retries)
+                if isinstance(msg, BaseException):  # UnreachableError (after retries): stop here,
+                    pool.shutdown(wait=False, cancel_futures=True)  # not after the queued reads
+                    log_pool.shutdown(wait=False, cancel_futures=True)
+                    raise msg
                 if msg is None or isinstance(msg, str):  # the list is complete, or a note replaces it
                     running -= 1
                     if isinstance(msg, str):
