@@ -5,11 +5,12 @@ logs; Secrets are never requested. The official client loads the kubeconfig (or 
 and owns the connection pool (TLS, client certificates, proxy); requests go through that pool, and
 responses are taken raw (JSON parsed with orjson) instead of typed models, which cost ~8× here.
 Lists are paginated with `limit`/`continue`, scoped to the given namespaces (all when None), and run
-concurrently in a bounded thread pool. Events are listed without the routine lifecycle reasons no
-analyzer reads (`aiops.model.kinds.ROUTINE_EVENT_REASONS`: Scheduled, Pulled, Started, ...),
-server-side, which halves what a diagnosis reads. Previous-container logs are fetched only for
-crashing containers (restarted and in back-off or terminated recently), with a bounded tail,
-concurrently.
+concurrently in a bounded thread pool; each page is parsed as it arrives. Events are listed without
+the routine lifecycle reasons no analyzer reads (`aiops.model.kinds.ROUTINE_EVENT_REASONS`:
+Scheduled, Pulled, Started, ...), server-side, which halves what a diagnosis reads. Previous-container
+logs are fetched only for crashing containers (restarted and in back-off or terminated recently),
+with a bounded tail, concurrently, starting with the first page of pods. The kubeconfig's
+token-refresh hook runs at most every TOKEN_RECHECK seconds (and after a 401), not per request.
 
 Failures: 5xx, 429, timeouts and connection errors are retried a bounded number of times, then
 raise `UnreachableError` (exit 3) naming the endpoint; a 403 (or 404) on one kind becomes a note,
