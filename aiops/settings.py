@@ -10,7 +10,6 @@ Reads at most the one file it is given; no other I/O.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,8 +213,12 @@ def load_settings_text(text: str, *, source: str = DEFAULT_PATH) -> Settings:
     """Parse and validate settings YAML text."""
     import yaml
 
+    from aiops.model.yamlload import fast_safe_loader
+
     try:
-        data = yaml.load(text, Loader=_settings_loader())
+        # the C parser (every live command reads this file; ruamel's pure one cost ~0.05 s of a
+        # 1.5 s diagnosis), plain scalars resolved the YAML 1.2 way, as ruamel's safe loader did
+        data = yaml.load(text, Loader=fast_safe_loader(yaml_1_2=True))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -224,38 +227,6 @@ def load_settings_text(text: str, *, source: str = DEFAULT_PATH) -> Settings:
     if data is None:
         data = {}
     return settings_from_dict(data, source=source)
-
-
-@functools.cache
-def _settings_loader() -> Any:
-    """PyYAML's safe loader (its C version: every live command reads this file, and the pure-Python
-    ruamel parser cost ~0.05 s of a 1.5 s diagnosis), resolving plain scalars the YAML 1.2 way, as
-    ruamel's safe loader does: only true/false are booleans (`yes`, `on`, `no` stay strings), only
-    decimal and 0x integers (no octal `010`, no sexagesimal `1:30`), timestamps stay strings."""
-    import re
-
-    import yaml
-
-    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    replaced = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:timestamp"}
-
-    class _Loader(base):  # type: ignore[misc,valid-type]
-        pass
-
-    resolvers = {
-        first: [(tag, rx) for tag, rx in found if tag not in replaced]
-        for first, found in base.yaml_implicit_resolvers.items()
-    }
-    _Loader.yaml_implicit_resolvers = {k: v for k, v in resolvers.items() if v}
-    _Loader.add_implicit_resolver(
-        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-    )
-    _Loader.add_implicit_resolver(
-        "tag:yaml.org,2002:int",
-        re.compile(r"^(?:[-+]?(?:0|[1-9][0-9_]*)|0x[0-9a-fA-F_]+)$"),
-        list("-+0123456789"),
-    )
-    return _Loader
 
 
 def settings_from_dict(data: Any, *, source: str = DEFAULT_PATH) -> Settings:

@@ -28,6 +28,7 @@ from aiops.errors import InputError
 from aiops.model import Snapshot, parse_time
 from aiops.model.k8s import K8sObject
 from aiops.model.snapshot import newest_timestamp
+from aiops.model.yamlload import fast_safe_loader
 
 __all__ = ["FileSource", "load_documents", "parse_at", "parse_list_documents", "parse_logs"]
 
@@ -208,27 +209,11 @@ def _load_json(data: bytes | str, path: str, what: str) -> Any:
         ) from None
 
 
-def _yaml_loader() -> Any:
-    """PyYAML's C safe loader (far faster than ruamel), with timestamps kept as strings like JSON."""
-    import yaml
-
-    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-    class _Loader(base):  # type: ignore[misc,valid-type]
-        pass
-
-    _Loader.yaml_implicit_resolvers = {
-        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in base.yaml_implicit_resolvers.items()
-    }
-    return _Loader
-
-
 def _load_yaml(text: str, path: str, what: str) -> list[Any]:
     import yaml
 
     try:
-        return list(yaml.load_all(text, Loader=_yaml_loader()))
+        return list(yaml.load_all(text, Loader=fast_safe_loader()))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
