@@ -129,7 +129,8 @@ class LiveSource:
         tasks = self._tasks()
         results: list[list[K8sObject] | str] = [[] for _ in tasks]
         log_results: list[tuple[str, str | None, str | None]] = []
-        inbox: queue.SimpleQueue[tuple[int, bytes | str | BaseException | None]] = queue.SimpleQueue()
+        # (list index, page body | note | error | None = complete, whether the fetcher stopped there)
+        inbox: queue.SimpleQueue[tuple[int, bytes | str | BaseException | None, bool]] = queue.SimpleQueue()
         with (
             ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool,
             ThreadPoolExecutor(max_workers=max(1, self.log_workers)) as log_pool,
@@ -139,16 +140,17 @@ class LiveSource:
             # of a page's crashing pods while the next pages are still on their way.
             def run(i: int, token: str = "") -> None:
                 try:
-                    inbox.put((i, self._fetch_pages(tasks[i], token, lambda body: inbox.put((i, body)))))
+                    end = self._fetch_pages(tasks[i], token, lambda body, last: inbox.put((i, body, last)))
+                    inbox.put((i, end, True))
                 except BaseException as exc:  # re-raised below, in this thread
-                    inbox.put((i, exc))
+                    inbox.put((i, exc, True))
 
             running = len(tasks)
             for i in range(len(tasks)):
                 pool.submit(run, i)
             log_futures = []
             while running:
-                i, msg = inbox.get()
+                i, msg, last = inbox.get()
                 task = tasks[i]
                 if isinstance(msg, BaseException):  # UnreachableError (after retries): stop here,
                     pool.shutdown(wait=False, cancel_futures=True)  # not after the queued reads
@@ -162,11 +164,11 @@ class LiveSource:
                 if not msg:  # the list started again (its continue token expired): drop what came
                     results[i] = []
                     continue
-                page, token = self._parse_page(task, msg)
+                page, token = self._parse_page(task, msg, last)
                 listed = results[i]
                 if isinstance(listed, list):
                     listed.extend(page)
-                if token:  # the page's head hid its continue token (metadata after items): go on
+                if token:  # the fetcher stopped, but the page goes on (its head hid the token): go on
                     running += 1
                     pool.submit(run, i, token)
                 if task.kind.kind == "Pod":
@@ -328,11 +330,12 @@ class LiveSource:
                 tasks.append(_Task(kind, "default", events_field_selector("involvedObject.kind=Node")))
         return tasks
 
-    def _fetch_pages(self, task: _Task, token: str, deliver: Callable[[bytes], None]) -> str | None:
-        """Every page of one list from `token` on, each raw body handed to `deliver` as it arrives
-        (b"" = the list starts again: drop what came); a note string instead when the kind is
-        forbidden/absent/optional. The continue token is read from the head of each body (the API
-        server writes `metadata` before `items`), so parsing can happen elsewhere, meanwhile."""
+    def _fetch_pages(self, task: _Task, token: str, deliver: Callable[[bytes, bool], None]) -> str | None:
+        """Every page of one list from `token` on, each raw body handed to `deliver` as it arrives,
+        with whether it is the last one fetched (b"" = the list starts again: drop what came); a
+        note string instead when the kind is forbidden/absent/optional. The continue token is read
+        from the head of each body (the API server writes `metadata` before `items`), so parsing
+        can happen elsewhere, meanwhile."""
         kind = task.kind
         path = kind.path(task.namespace)
         where = f" in namespace {task.namespace}" if task.namespace and kind.namespaced else ""
@@ -352,7 +355,7 @@ class LiveSource:
                     ) from None
                 if exc.status == 410 and token:  # continue token expired: start the list again
                     token = ""
-                    deliver(b"")
+                    deliver(b"", False)
                     continue
                 if exc.status == 403:
                     return f"no permission to list {kind.plural} ({api}){where}: {kind.kind} checks skipped"
@@ -367,17 +370,17 @@ class LiveSource:
                 if kind.optional:
                     return f"{kind.plural} ({api}) could not be read: {exc.message}"
                 raise
-            deliver(body)
             nxt = _head_continue(body)
             if nxt is None:  # not sure from the head: parse it here
                 nxt = str((self._loads(body, path).get("metadata") or {}).get("continue") or "")
+            deliver(body, not nxt)
             if not nxt:
                 return None
             token = nxt
 
-    def _parse_page(self, task: _Task, body: bytes) -> tuple[list[K8sObject], str]:
+    def _parse_page(self, task: _Task, body: bytes, last: bool) -> tuple[list[K8sObject], str]:
         """The items of one page (kind and apiVersion filled in, as a List file has them), and its
-        continue token when the page's head did not show it (so the fetcher stopped there)."""
+        continue token when the fetcher stopped there (`last`) though the list goes on."""
         kind, api = task.kind.kind, task.kind.group_version
         doc = self._loads(body, task.kind.path(task.namespace))
         out: list[K8sObject] = []
@@ -387,7 +390,7 @@ class LiveSource:
                 item.setdefault("apiVersion", api)
                 out.append(item)
         token = str((doc.get("metadata") or {}).get("continue") or "")
-        return out, token if token and _head_continue(body) == "" else ""
+        return out, token if last else ""
 
     def _loads(self, body: bytes, path: str) -> dict[str, Any]:
         import orjson
