@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import copy
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -161,7 +162,8 @@ class FakeApiServer:
             server_fake = fake
 
         self._server = _HTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # a short poll: stop() waits up to one interval, at every test's teardown
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
         self._thread.start()
         return self
 
@@ -838,6 +840,12 @@ class _HTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-answer (a reader process killed on purpose) is no error."""
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -17,6 +17,14 @@ from aiops.errors import InputError, UnreachableError
 from aiops.model.kinds import ROUTINE_EVENT_REASONS
 
 
+@pytest.fixture(autouse=True, params=["threads", "forked"])
+def fetcher_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs with both fetchers: the thread pools here, and the forked reader process
+    (chosen by `can_fork()`, which a test process running the fake server's threads would refuse)."""
+    monkeypatch.setattr("aiops.cluster.live.can_fork", lambda: request.param == "forked")
+    return str(request.param)
+
+
 def _keys(items: Any) -> set[tuple[str, str, str]]:
     return {(o["kind"], o["metadata"].get("namespace") or "", o["metadata"]["name"]) for o in items}
 
@@ -226,8 +234,9 @@ def test_token_hook_runs_once_per_interval_and_again_after_a_401(
     sample_api: FakeApiServer, kubeconfig: str
 ) -> None:
     """The client would run the kubeconfig's token-refresh hook before every request; we run it at
-    most once per TOKEN_RECHECK seconds, and at once when the server answers 401."""
-    src = LiveSource(kubeconfig=kubeconfig, backoff=0.01)
+    most once per TOKEN_RECHECK seconds, and at once when the server answers 401. (Counted in
+    this process: a forked reader runs the hook in its own.)"""
+    src = LiveSource(kubeconfig=kubeconfig, backoff=0.01, fork=False)
     src._connect()
     cfg = src._client.configuration
     loaders_hook = cfg.refresh_api_key_hook

@@ -5,12 +5,14 @@ logs; Secrets are never requested. The official client loads the kubeconfig (or 
 and owns the connection pool (TLS, client certificates, proxy); requests go through that pool, and
 responses are taken raw (JSON parsed with orjson) instead of typed models, which cost ~8× here.
 Lists are paginated with `limit`/`continue`, scoped to the given namespaces (all when None), and run
-concurrently in a bounded thread pool; each page is parsed as it arrives. Events are listed without
-the routine lifecycle reasons no analyzer reads (`aiops.model.kinds.ROUTINE_EVENT_REASONS`:
-Scheduled, Pulled, Started, ...), server-side, which halves what a diagnosis reads. Previous-container
-logs are fetched only for crashing containers (restarted and in back-off or terminated recently),
-with a bounded tail, concurrently, starting with the first page of pods. The kubeconfig's
-token-refresh hook runs at most every TOKEN_RECHECK seconds (and after a 401), not per request.
+concurrently in bounded thread pools, in a forked reader process where that is safe
+(`aiops.cluster.fetchers`: requests and parsing then use two cores); each page is parsed here as it
+arrives. Events are listed without the routine lifecycle reasons no analyzer reads
+(`aiops.model.kinds.ROUTINE_EVENT_REASONS`: Scheduled, Pulled, Started, ...), server-side, which
+halves what a diagnosis reads. Previous-container logs are fetched only for crashing containers
+(restarted and in back-off or terminated recently), with a bounded tail, concurrently, starting with
+the first page of pods. The kubeconfig's token-refresh hook runs at most every TOKEN_RECHECK seconds
+(and after a 401), not per request.
 
 Failures: 5xx, 429, timeouts and connection errors are retried a bounded number of times, then
 raise `UnreachableError` (exit 3) naming the endpoint; a 403 (or 404) on one kind becomes a note,
@@ -21,18 +23,17 @@ unless `at` is given. `kubernetes` is imported lazily; this module never writes 
 
 from __future__ import annotations
 
-import queue
 import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from aiops.cluster.fetchers import ForkedFetcher, LogKey, LogResult, ReaderGone, ThreadFetcher, can_fork
 from aiops.errors import UnreachableError
 from aiops.kube import connect
 from aiops.model import Snapshot, parse_time
@@ -91,6 +92,23 @@ class _Task:
 
 
 @dataclass
+class _Calls:
+    """`LiveSource`'s request code, as a fetcher calls it (`fetchers.Requests`)."""
+
+    source: LiveSource
+    tasks: list[_Task]
+
+    def fetch_list(self, i: int, token: str, deliver: Callable[[bytes, bool], None]) -> str | None:
+        return self.source._fetch_pages(self.tasks[i], token, deliver)
+
+    def fetch_log(self, key: LogKey) -> LogResult:
+        return self.source._fetch_log(key)
+
+    def forget_connections(self) -> None:
+        self.source._client.rest_client.pool_manager.clear()
+
+
+@dataclass
 class LiveSource:
     """Reads a live cluster. `namespaces=None` reads every namespace (`-A`)."""
 
@@ -107,6 +125,7 @@ class LiveSource:
     backoff: float = 0.2
     timeout: float = 15.0
     kinds: tuple[ResourceKind, ...] = KINDS
+    fork: bool | None = None  # requests in a forked reader process; None: where safe (can_fork)
 
     def __post_init__(self) -> None:
         self._client: Any = None
@@ -127,55 +146,18 @@ class LiveSource:
         at = self.at or self._server_date or datetime.now(UTC)
         notes: list[str] = []
         tasks = self._tasks()
-        results: list[list[K8sObject] | str] = [[] for _ in tasks]
-        log_results: list[tuple[str, str | None, str | None]] = []
-        # (list index, page body | note | error | None = complete, whether the fetcher stopped there)
-        inbox: queue.SimpleQueue[tuple[int, bytes | str | BaseException | None, bool]] = queue.SimpleQueue()
-        with (
-            ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool,
-            ThreadPoolExecutor(max_workers=max(1, self.log_workers)) as log_pool,
-        ):
-            # Workers fetch pages (the GIL is free while they wait on the server) and hand each one
-            # over as it arrives; this thread parses it at once and starts the previous-log fetches
-            # of a page's crashing pods while the next pages are still on their way.
-            def run(i: int, token: str = "") -> None:
-                try:
-                    end = self._fetch_pages(tasks[i], token, lambda body, last: inbox.put((i, body, last)))
-                    inbox.put((i, end, True))
-                except BaseException as exc:  # re-raised below, in this thread
-                    inbox.put((i, exc, True))
-
-            running = len(tasks)
-            for i in range(len(tasks)):
-                pool.submit(run, i)
-            log_futures = []
-            while running:
-                i, msg, last = inbox.get()
-                task = tasks[i]
-                if isinstance(msg, BaseException):  # UnreachableError (after retries): stop here,
-                    pool.shutdown(wait=False, cancel_futures=True)  # not after the queued reads
-                    log_pool.shutdown(wait=False, cancel_futures=True)
-                    raise msg
-                if msg is None or isinstance(msg, str):  # the list is complete, or a note replaces it
-                    running -= 1
-                    if isinstance(msg, str):
-                        results[i] = msg
-                    continue
-                if not msg:  # the list started again (its continue token expired): drop what came
-                    results[i] = []
-                    continue
-                page, token = self._parse_page(task, msg, last)
-                listed = results[i]
-                if isinstance(listed, list):
-                    listed.extend(page)
-                if token:  # the fetcher stopped, but the page goes on (its head hid the token): go on
-                    running += 1
-                    pool.submit(run, i, token)
-                if task.kind.kind == "Pod":
-                    log_futures += [
-                        log_pool.submit(self._fetch_log, k) for k in crashing_containers(page, at)
-                    ]
-            log_results = [f.result() for f in log_futures]
+        calls = _Calls(self, tasks)
+        fork = can_fork() if self.fork is None else self.fork
+        try:
+            with (
+                ForkedFetcher(calls, self.workers, self.log_workers)
+                if fork
+                else self._threads(calls) as fetcher
+            ):
+                results, log_results = self._gather(fetcher, tasks, at)
+        except ReaderGone:  # the reader process died (killed, out of memory): read again, here
+            with self._threads(calls) as fetcher:
+                results, log_results = self._gather(fetcher, tasks, at)
         items: list[K8sObject] = []
         seen_notes: set[str] = set()
         wanted_ns = set(self.namespaces) if self.namespaces is not None else None
@@ -206,6 +188,46 @@ class LiveSource:
             notes=tuple(notes),
             cluster=self._cluster,
         )
+
+    def _threads(self, calls: _Calls) -> ThreadFetcher:
+        return ThreadFetcher(calls, self.workers, self.log_workers)
+
+    def _gather(
+        self, fetcher: ThreadFetcher | ForkedFetcher, tasks: list[_Task], at: datetime
+    ) -> tuple[list[list[K8sObject] | str], list[LogResult]]:
+        """Every list's items (or the note replacing it) and the previous logs of crashing pods.
+
+        The fetcher's workers fetch pages (the GIL is free while they wait on the server) and hand
+        each one over as it arrives; this thread parses it at once and starts the previous-log
+        fetches of a page's crashing pods while the next pages are still on their way."""
+        results: list[list[K8sObject] | str] = [[] for _ in tasks]
+        for i in range(len(tasks)):
+            fetcher.start_list(i)
+        running = len(tasks)
+        while running:
+            i, msg, last = fetcher.next_message()
+            task = tasks[i]
+            if isinstance(msg, BaseException):  # UnreachableError (after retries): stop here,
+                fetcher.cancel()  # not after the queued reads
+                raise msg
+            if msg is None or isinstance(msg, str):  # the list is complete, or a note replaces it
+                running -= 1
+                if isinstance(msg, str):
+                    results[i] = msg
+                continue
+            if not msg:  # the list started again (its continue token expired): drop what came
+                results[i] = []
+                continue
+            page, token = self._parse_page(task, msg, last)
+            listed = results[i]
+            if isinstance(listed, list):
+                listed.extend(page)
+            if token:  # the fetcher stopped, but the page goes on (its head hid the token): go on
+                running += 1
+                fetcher.start_list(i, token)
+            if task.kind.kind == "Pod":
+                fetcher.fetch_logs(crashing_containers(page, at))
+        return results, fetcher.log_results()
 
     # ---- connection --------------------------------------------------------------------
     def _connect(self) -> None:
@@ -406,7 +428,7 @@ class LiveSource:
         return doc
 
     # ---- logs --------------------------------------------------------------------------
-    def _fetch_log(self, key: tuple[str, str, str]) -> tuple[str, str | None, str | None]:
+    def _fetch_log(self, key: LogKey) -> LogResult:
         """("ns/pod/container", previous log tail or None, error or None); never raises."""
         ns, pod, container = key
         path = f"/api/v1/namespaces/{quote(ns, safe='')}/pods/{quote(pod, safe='')}/log"
