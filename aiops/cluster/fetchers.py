@@ -150,14 +150,10 @@ class ForkedFetcher:
         os.close(out_w)
         self._pid = pid
         self._cmd: BinaryIO | None = os.fdopen(cmd_w, "wb")
+        self._out: BinaryIO | None = os.fdopen(out_r, "rb", buffering=_PIPE_SIZE)
         self._requests = requests
-        self._pages: queue.SimpleQueue[Message | ReaderGone] = queue.SimpleQueue()
         self._wanted: list[LogKey] = []
         self._logs: dict[str, LogResult] = {}
-        self._drain = threading.Thread(
-            target=self._read, args=(out_r,), name="aiops-live-reader", daemon=True
-        )
-        self._drain.start()
 
     def __enter__(self) -> ForkedFetcher:
         return self
@@ -165,7 +161,6 @@ class ForkedFetcher:
     def __exit__(self, *exc: object) -> None:
         self.cancel()
 
-    # ---- commands (this thread) -------------------------------------------------------------
     def start_list(self, i: int, token: str = "") -> None:
         self._send(("list", i, token))
 
@@ -175,15 +170,21 @@ class ForkedFetcher:
             self._send(("logs", list(keys)))
 
     def next_message(self) -> Message:
-        msg = self._pages.get()
-        if isinstance(msg, ReaderGone):
-            raise msg
-        return msg
+        """The next list page (or end, note, error); log tails met on the way are kept."""
+        while (answer := self._answer()) is not None:
+            tag, payload = answer
+            if tag == "page":
+                return payload  # type: ignore[no-any-return]
+            self._logs[payload[0]] = payload
+        raise ReaderGone("the live reader process ended before the lists were read")
 
     def log_results(self) -> list[LogResult]:
         """Every log asked for, in order (the child finishes them once the command pipe closes)."""
         self._close_commands()
-        self._drain.join()
+        while (answer := self._answer()) is not None:
+            if answer[0] == "log":
+                self._logs[answer[1][0]] = answer[1]
+        self._close_answers()
         self._reap()
         missing = [key for key in self._wanted if "/".join(key) not in self._logs]
         if missing:  # the child ended early: read what it left here (rare; never silently dropped)
@@ -196,10 +197,22 @@ class ForkedFetcher:
     def cancel(self) -> None:
         """Stop the child now (a failure here, or an interrupt) and reap it."""
         self._close_commands()
+        self._close_answers()
         if self._pid:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self._pid, 9)
+                os.kill(self._pid, signal.SIGKILL)
             self._reap()
+
+    def _answer(self) -> tuple[str, Any] | None:
+        """The child's next answer; None once it has closed its end (or sent garbage). They are
+        pickles through a private pipe between two copies of this program: nothing foreign."""
+        if self._out is None:
+            return None
+        try:
+            frame = _frame(self._out)
+            return None if frame is None else pickle.loads(frame)
+        except (OSError, pickle.UnpicklingError, EOFError, ValueError):
+            return None
 
     def _send(self, command: tuple[Any, ...]) -> None:
         if self._cmd is None:
@@ -207,7 +220,7 @@ class ForkedFetcher:
         try:
             _write_frame(self._cmd, pickle.dumps(command, protocol=pickle.HIGHEST_PROTOCOL))
             self._cmd.flush()
-        except (BrokenPipeError, ValueError):  # the child is gone; the reader thread reports it
+        except (BrokenPipeError, ValueError):  # the child is gone: its answers will say so
             self._close_commands()
 
     def _close_commands(self) -> None:
@@ -216,27 +229,16 @@ class ForkedFetcher:
                 self._cmd.close()
             self._cmd = None
 
+    def _close_answers(self) -> None:
+        if self._out is not None:
+            with contextlib.suppress(OSError):
+                self._out.close()
+            self._out = None
+
     def _reap(self) -> None:
         if self._pid:
             pid, self._pid = self._pid, 0
             os.waitpid(pid, 0)
-
-    # ---- answers (the reader thread) --------------------------------------------------------
-    def _read(self, fd: int) -> None:
-        """Frames from the child (pickles through a private pipe between two copies of this
-        program, so nothing foreign is unpickled) until it closes its end."""
-        with os.fdopen(fd, "rb", buffering=_PIPE_SIZE) as out:
-            try:
-                for frame in _frames(out):
-                    msg = pickle.loads(frame)
-                    if msg[0] == "log":
-                        self._logs[msg[1][0]] = msg[1]
-                    else:
-                        self._pages.put(msg[1])
-            except (OSError, pickle.UnpicklingError, EOFError, IndexError, TypeError):
-                pass
-            finally:  # seen only if the parent still waits for pages: the child ended too early
-                self._pages.put(ReaderGone("the live reader process ended before the lists were read"))
 
 
 def _serve(requests: Requests, workers: int, log_workers: int, cmd_fd: int, out_fd: int) -> int:
@@ -289,16 +291,18 @@ def _write_frame(out: BinaryIO, data: bytes) -> None:
     out.write(data)
 
 
+def _frame(src: BinaryIO) -> bytes | None:
+    head = src.read(_FRAME.size)
+    if len(head) < _FRAME.size:
+        return None
+    (size,) = _FRAME.unpack(head)
+    data = src.read(size)
+    return data if len(data) == size else None
+
+
 def _frames(src: BinaryIO) -> Iterator[bytes]:
-    while True:
-        head = src.read(_FRAME.size)
-        if len(head) < _FRAME.size:
-            return
-        (size,) = _FRAME.unpack(head)
-        data = src.read(size)
-        if len(data) < size:
-            return
-        yield data
+    while (frame := _frame(src)) is not None:
+        yield frame
 
 
 def _grow(fd: int) -> None:
