@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -16,7 +17,7 @@ from fakeapi import FakeApiServer
 import aiops.cluster.fetchers as fetchers
 import aiops.cluster.live as live
 from aiops.cluster.live import LiveSource
-from aiops.errors import UnreachableError
+from aiops.errors import InputError, UnreachableError
 
 ROOT = Path(__file__).resolve().parents[1]
 BACKEND = "todo/todo-backend-7c9f6d5b8-4kq2z/backend"
@@ -47,7 +48,7 @@ def test_a_reader_that_dies_at_once_is_replaced_by_threads(
     sample_api: FakeApiServer, kubeconfig: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     expected = _summary(LiveSource(kubeconfig=kubeconfig, fork=False).read())
-    monkeypatch.setattr(fetchers, "_serve", lambda *args: 70)  # the child answers nothing
+    monkeypatch.setattr(fetchers, "_serve", lambda *args, **kwargs: 70)  # the child answers nothing
     assert _summary(LiveSource(kubeconfig=kubeconfig, fork=True).read()) == expected
     assert _no_child_left()
 
@@ -77,6 +78,57 @@ def test_a_failure_stops_and_reaps_the_reader(sample_api: FakeApiServer, kubecon
     assert _no_child_left()
 
 
+def test_a_started_reader_connects_by_itself_and_reads_the_same(
+    sample_api: FakeApiServer, kubeconfig: str
+) -> None:
+    threaded = LiveSource(kubeconfig=kubeconfig, fork=False).read()
+    src = LiveSource(kubeconfig=kubeconfig, fork=True)
+    src.start()
+    assert src._client is None  # this process has not connected: the reader did
+    started = src.read()
+    assert started.items == threaded.items and started.logs == threaded.logs
+    assert started.at == threaded.at and started.sources == threaded.sources
+    assert started.cluster == threaded.cluster == "fake"
+    assert _no_child_left()
+    assert src.read().items == threaded.items  # read again: no reader started, read() does all
+
+
+def test_a_started_reader_reports_config_and_cluster_errors(tmp_path: Path, kubeconfig: str) -> None:
+    src = LiveSource(kubeconfig=str(tmp_path / "missing"), fork=True)
+    src.start()
+    with pytest.raises(InputError, match="--kubeconfig") as caught:
+        src.read()
+    assert caught.value.hint  # the whole error came across, hint too
+    assert _no_child_left()
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    refused = tmp_path / "refused"
+    refused.write_text(Path(kubeconfig).read_text().replace(_server(kubeconfig), f"http://127.0.0.1:{port}"))
+    src = LiveSource(kubeconfig=str(refused), fork=True, retries=0)
+    src.start()
+    with pytest.raises(UnreachableError, match="refused"):
+        src.read()
+    assert _no_child_left()
+
+
+def test_a_started_reader_that_dies_is_replaced(
+    sample_api: FakeApiServer, kubeconfig: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = _summary(LiveSource(kubeconfig=kubeconfig, fork=False).read())
+    monkeypatch.setattr(fetchers, "_serve", lambda *args, **kwargs: 70)
+    src = LiveSource(kubeconfig=kubeconfig, fork=True)
+    src.start()
+    assert _summary(src.read()) == expected
+    assert _no_child_left()
+
+
+def _server(kubeconfig: str) -> str:
+    import yaml
+
+    return str(yaml.safe_load(Path(kubeconfig).read_text())["clusters"][0]["cluster"]["server"])
+
+
 def test_no_fork_while_another_thread_runs() -> None:
     assert fetchers.can_fork() == (sys.platform == "linux" and threading.active_count() == 1)
     stop = threading.Event()
@@ -104,15 +156,18 @@ def test_an_exception_that_cannot_cross_the_pipe_arrives_as_its_text() -> None:
 def test_the_cli_reads_through_a_reader_process(
     sample_api: FakeApiServer, kubeconfig: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`aiops diagnose` run as users run it: one thread, so the reader is forked; the findings are
-    those of the in-process read."""
+    """`aiops diagnose` run as users run it: one thread, so the reader is forked, early, and this
+    process never imports `kubernetes`; the findings are those of the in-process read."""
     script = (
         "import sys, aiops.cluster.fetchers as F\n"
         "real = F.ForkedFetcher.__init__\n"
-        "def init(self, *a):\n"
+        "def init(self, *a, **k):\n"
         "    print('forked reader', file=sys.stderr)\n"
-        "    real(self, *a)\n"
+        "    real(self, *a, **k)\n"
         "F.ForkedFetcher.__init__ = init\n"
+        "import atexit, os\n"
+        "me = os.getpid()\n"
+        "atexit.register(lambda: os.getpid() == me and print('kubernetes' in sys.modules, file=sys.stderr))\n"
         "from aiops.cli import main\n"
         f"main(['diagnose', '--kubeconfig', {kubeconfig!r}, '-A', '-o', 'json'])\n"
     )
@@ -120,7 +175,7 @@ def test_the_cli_reads_through_a_reader_process(
     proc = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120, check=False
     )
-    assert "forked reader" in proc.stderr, proc.stderr[-2000:]
+    assert proc.stderr.split() == ["forked", "reader", "False"], proc.stderr[-2000:]  # no kubernetes here
     assert proc.returncode == 0, proc.stderr[-2000:]
     forked = json.loads(proc.stdout)
     from aiops.cli import main

@@ -130,7 +130,15 @@ class ThreadFetcher:
 class ForkedFetcher:
     """A `ThreadFetcher` in a forked child; commands and answers go through two pipes."""
 
-    def __init__(self, requests: Requests, workers: int, log_workers: int) -> None:
+    def __init__(
+        self,
+        requests: Requests,
+        workers: int,
+        log_workers: int,
+        setup: Callable[[], Any] | None = None,
+    ) -> None:
+        """`setup`, when given, runs first in the child (connecting, say); its result, or the
+        exception it raised, is what `hello()` returns or raises here."""
         cmd_r, cmd_w = os.pipe()
         out_r, out_w = os.pipe()
         _grow(out_w)
@@ -141,7 +149,7 @@ class ForkedFetcher:
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
                 os.close(cmd_w)
                 os.close(out_r)
-                code = _serve(requests, workers, log_workers, cmd_r, out_w)
+                code = _serve(requests, workers, log_workers, cmd_r, out_w, setup=setup)
             except BaseException:
                 code = 70
             finally:
@@ -160,6 +168,16 @@ class ForkedFetcher:
 
     def __exit__(self, *exc: object) -> None:
         self.cancel()
+
+    def hello(self) -> Any:
+        """What the child's `setup` returned; the exception it raised is raised here."""
+        answer = self._answer()
+        if answer is None:
+            raise ReaderGone("the live reader process ended before it was ready")
+        tag, payload = answer
+        if tag == "failed":
+            raise payload
+        return payload
 
     def start_list(self, i: int, token: str = "") -> None:
         self._send(("list", i, token))
@@ -241,35 +259,56 @@ class ForkedFetcher:
             os.waitpid(pid, 0)
 
 
-def _serve(requests: Requests, workers: int, log_workers: int, cmd_fd: int, out_fd: int) -> int:
-    """The child's loop: run what the parent asks, send every page and log tail back, in order of
-    arrival, until the parent closes the command pipe and every request has ended."""
-    requests.forget_connections()  # the parent's pooled connections are the parent's
-    outbox: queue.SimpleQueue[tuple[str, Any] | None] = queue.SimpleQueue()
-    fetcher = ThreadFetcher(
-        requests, workers, log_workers, deliver=lambda m: outbox.put(("page", _portable(m)))
-    )
-
-    def commands() -> None:
-        try:
-            with os.fdopen(cmd_fd, "rb") as cmd:
-                for frame in _frames(cmd):
-                    command = pickle.loads(frame)
-                    if command[0] == "list":
-                        fetcher.start_list(command[1], command[2])
-                    else:
-                        fetcher.fetch_logs(command[1], done=lambda res: outbox.put(("log", res)))
-        finally:
-            with fetcher:  # waits for every request under way
-                pass
-            outbox.put(None)
-
-    threading.Thread(target=commands, name="aiops-live-commands", daemon=True).start()
+def _serve(
+    requests: Requests,
+    workers: int,
+    log_workers: int,
+    cmd_fd: int,
+    out_fd: int,
+    *,
+    setup: Callable[[], Any] | None = None,
+) -> int:
+    """The child's loop: `setup` first (its result or error is the first answer), then run what
+    the parent asks, sending every page and log tail back in order of arrival, until the parent
+    closes the command pipe and every request has ended."""
     try:
         with os.fdopen(out_fd, "wb") as out:
-            while (msg := outbox.get()) is not None:
+
+            def send(msg: tuple[str, Any]) -> None:
                 _write_frame(out, pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL))
                 out.flush()
+
+            if setup is not None:
+                try:
+                    hello = setup()
+                except Exception as exc:
+                    send(("failed", _portable((0, exc, True))[1]))
+                    return 0
+                send(("hello", hello))
+            else:
+                requests.forget_connections()  # the parent's pooled connections are the parent's
+            outbox: queue.SimpleQueue[tuple[str, Any] | None] = queue.SimpleQueue()
+            fetcher = ThreadFetcher(
+                requests, workers, log_workers, deliver=lambda m: outbox.put(("page", _portable(m)))
+            )
+
+            def commands() -> None:
+                try:
+                    with os.fdopen(cmd_fd, "rb") as cmd:
+                        for frame in _frames(cmd):
+                            command = pickle.loads(frame)
+                            if command[0] == "list":
+                                fetcher.start_list(command[1], command[2])
+                            else:
+                                fetcher.fetch_logs(command[1], done=lambda res: outbox.put(("log", res)))
+                finally:
+                    with fetcher:  # waits for every request under way
+                        pass
+                    outbox.put(None)
+
+            threading.Thread(target=commands, name="aiops-live-commands", daemon=True).start()
+            while (msg := outbox.get()) is not None:
+                send(msg)
     except BrokenPipeError:  # the parent is gone
         pass
     return 0

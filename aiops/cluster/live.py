@@ -138,24 +138,62 @@ class LiveSource:
         self._token_hook: Any = None
         self._token_checked = -float("inf")
         self._token_lock = threading.Lock()
+        self._early: tuple[ForkedFetcher, list[_Task]] | None = None  # start()ed, not yet read
 
     # ---- public ------------------------------------------------------------------------
-    def read(self) -> Snapshot:
+    def start(self) -> None:
+        """Start reading now, in a reader process that loads the kubeconfig, checks the cluster
+        and lists everything by itself, where one can be forked (`fork`, `can_fork`): the caller's
+        own start-up then overlaps the client's (~0.3 s importing `kubernetes`), and this process
+        never imports it. `read()` collects. Without `start()`, or where no fork is possible,
+        `read()` does it all."""
+        if self._early is not None or self._client is not None:
+            return
+        if not (can_fork() if self.fork is None else self.fork):
+            return
+        tasks = self._tasks()
+        reader = ForkedFetcher(_Calls(self, tasks), self.workers, self.log_workers, setup=self._ready)
+        for i in range(len(tasks)):  # queued until the reader is ready: it starts at once
+            reader.start_list(i)
+        self._early = (reader, tasks)
+
+    def _ready(self) -> tuple[str, str | None, datetime | None]:
+        """In a started reader: connect and probe; what the parent needs to know of it."""
         self._connect()
         self._probe()
+        return self._endpoint, self._cluster, self._server_date
+
+    def read(self) -> Snapshot:
+        early, self._early = self._early, None
+        if early is not None:
+            try:  # the started reader's kubeconfig or probe error is raised here
+                self._endpoint, self._cluster, self._server_date = early[0].hello()
+            except BaseException as exc:
+                early[0].cancel()
+                if not isinstance(exc, ReaderGone):
+                    raise
+                early = None
+        if early is None:
+            self._connect()
+            self._probe()
         at = self.at or self._server_date or datetime.now(UTC)
         notes: list[str] = []
-        tasks = self._tasks()
+        tasks = early[1] if early is not None else self._tasks()
         calls = _Calls(self, tasks)
-        fork = can_fork() if self.fork is None else self.fork
         try:
-            with (
-                ForkedFetcher(calls, self.workers, self.log_workers)
-                if fork
-                else self._threads(calls) as fetcher
-            ):
-                results, log_results = self._gather(fetcher, tasks, at)
+            if early is not None:
+                with early[0] as fetcher:
+                    results, log_results = self._gather(fetcher, tasks, at, started=True)
+            else:
+                fork = can_fork() if self.fork is None else self.fork
+                with (
+                    ForkedFetcher(calls, self.workers, self.log_workers)
+                    if fork
+                    else self._threads(calls) as fetcher
+                ):
+                    results, log_results = self._gather(fetcher, tasks, at)
         except ReaderGone:  # the reader process died (killed, out of memory): read again, here
+            self._connect()  # a started reader had connected for itself
             with self._threads(calls) as fetcher:
                 results, log_results = self._gather(fetcher, tasks, at)
         items: list[K8sObject] = []
@@ -193,7 +231,12 @@ class LiveSource:
         return ThreadFetcher(calls, self.workers, self.log_workers)
 
     def _gather(
-        self, fetcher: ThreadFetcher | ForkedFetcher, tasks: list[_Task], at: datetime
+        self,
+        fetcher: ThreadFetcher | ForkedFetcher,
+        tasks: list[_Task],
+        at: datetime,
+        *,
+        started: bool = False,
     ) -> tuple[list[list[K8sObject] | str], list[LogResult]]:
         """Every list's items (or the note replacing it) and the previous logs of crashing pods.
 
@@ -201,7 +244,7 @@ class LiveSource:
         each one over as it arrives; this thread parses it at once and starts the previous-log
         fetches of a page's crashing pods while the next pages are still on their way."""
         results: list[list[K8sObject] | str] = [[] for _ in tasks]
-        for i in range(len(tasks)):
+        for i in range(len(tasks) if not started else 0):
             fetcher.start_list(i)
         running = len(tasks)
         while running:

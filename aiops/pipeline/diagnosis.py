@@ -10,6 +10,7 @@ string of the result goes through `aiops.redact.redact`. No printing here, no ex
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -102,12 +103,17 @@ def read_snapshot(opts: ClusterOptions, settings: Settings | None = None) -> Sna
     if opts.is_live:
         from aiops.cluster.live import LiveSource
 
-        return LiveSource(
+        source = LiveSource(
             kubeconfig=opts.kubeconfig,
             context=opts.kube_context,
             namespaces=scope_namespaces(opts, settings),
             at=at,
-        ).read()
+        )
+        source.start()  # a reader process connects and lists (where it can fork), while this
+        for module in ("aiops.diagnose", "aiops.redact"):  # one imports what the diagnosis needs
+            importlib.import_module(module)
+
+        return source.read()
     from aiops.cluster.files import FileSource
 
     if opts.snapshots:
