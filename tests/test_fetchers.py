@@ -188,3 +188,82 @@ def test_the_cli_reads_through_a_reader_process(
         doc.pop("stats", None)
     assert forked == threaded and forked["findings"]
     assert any(r.path.endswith("/log") for r in sample_api.requests)
+
+
+class _Idle:
+    """Requests that answer at once: lists end empty, logs are empty."""
+
+    def fetch_list(self, i: int, token: str, deliver: Any) -> None:
+        return None
+
+    def fetch_log(self, key: Any) -> Any:
+        return "/".join(key), "", None
+
+    def forget_connections(self) -> None:
+        pass
+
+
+def test_the_reader_cleans_up_its_own_files_and_leaves_the_parents(tmp_path: Path) -> None:
+    """A started reader writes the kubeconfig's certificate data to temporary files (the client
+    registers their removal at exit): they go with the child, even when it is cancelled. The
+    parent's exit handlers (its own such files) are not the child's to run."""
+    import atexit
+
+    ours = tmp_path / "parent-ran-in-child"
+    theirs = tmp_path / "child-cert.pem"
+
+    def parent_handler() -> None:
+        if os.getpid() != me:
+            ours.write_text("the child ran the parent's exit handler")
+
+    def setup() -> str:  # what the client's kubeconfig loader does with certificate data
+        theirs.write_text("-----BEGIN CERTIFICATE-----")
+        atexit.register(theirs.unlink)
+        return "ready"
+
+    me = os.getpid()
+    atexit.register(parent_handler)
+    try:
+        for how in ("finished", "cancelled"):
+            reader = fetchers.ForkedFetcher(_Idle(), 1, 1, setup=setup)
+            assert reader.hello() == "ready" and theirs.exists()
+            if how == "finished":
+                reader.start_list(0)
+                assert reader.next_message() == (0, None, True)
+                assert reader.log_results() == []
+            else:
+                reader.cancel()
+            assert not theirs.exists(), how
+            assert not ours.exists(), how
+            assert _no_child_left()
+    finally:
+        atexit.unregister(parent_handler)
+
+
+def test_a_started_reader_removes_the_certificate_files_it_wrote(
+    tmp_path: Path, kubeconfig: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real loader, an https cluster with embedded CA data: the file it writes is gone after."""
+    import base64
+    import tempfile
+
+    import yaml
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    doc = yaml.safe_load(Path(kubeconfig).read_text())
+    cluster = doc["clusters"][0]["cluster"]
+    cluster["server"] = f"https://127.0.0.1:{port}"
+    cluster["certificate-authority-data"] = base64.b64encode(b"-----BEGIN CERTIFICATE-----\n").decode()
+    https = tmp_path / "https-kubeconfig"
+    https.write_text(yaml.safe_dump(doc))
+    src = LiveSource(kubeconfig=str(https), fork=True, retries=0)
+    src.start()
+    with pytest.raises(UnreachableError):
+        src.read()
+    assert _no_child_left()
+    assert list(tmp.iterdir()) == []

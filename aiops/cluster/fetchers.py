@@ -15,13 +15,16 @@ thread pools and the same request code, and give the same answers:
   copies only the forking thread; locks held by others would stay locked in the child). If the
   child dies unexpectedly the read is done again with `ThreadFetcher` (`ReaderGone`).
 
-The child never writes to anything but its pipe, exits with `os._exit` (no atexit handlers: the
-client's temporary certificate files belong to the parent), and stops when the parent closes its
-command pipe or dies (end of file). A failure on the parent's side kills it.
+The child never writes to anything but its pipe. It exits with `os._exit` after running only the
+exit handlers registered in it: the parent's are the parent's (the client's temporary certificate
+files, when the parent loaded the kubeconfig), the child's its own (the same files, when a started
+reader loaded it). It stops when the parent closes its command pipe or dies (end of file); a
+failure on the parent's side kills it.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import pickle
@@ -30,6 +33,7 @@ import signal
 import struct
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO, Protocol
@@ -51,6 +55,7 @@ LogResult = tuple[str, str | None, str | None]  # "ns/pod/container", log tail o
 # there); b"" = the list starts again (its continue token expired): drop what came
 Message = tuple[int, bytes | str | BaseException | None, bool]
 
+CANCEL_GRACE = 2.0  # seconds a cancelled reader has to clean up before it is killed
 _FRAME = struct.Struct("!I")
 _PIPE_SIZE = 1 << 20  # fewer wake-ups per 1 MB page; the kernel caps it (EPERM is fine)
 
@@ -146,13 +151,17 @@ class ForkedFetcher:
         if pid == 0:  # the child: serve, then leave without running the parent's exit handlers
             code = 70
             try:
+                atexit._clear()  # the parent's (its client's temporary certificate files, say)
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+                signal.signal(signal.SIGTERM, _terminated)  # cancel(): leave, cleaning up
                 os.close(cmd_w)
                 os.close(out_r)
                 code = _serve(requests, workers, log_workers, cmd_r, out_w, setup=setup)
             except BaseException:
                 code = 70
             finally:
+                # its own: a kubeconfig loaded here wrote certificate data to temporary files
+                atexit._run_exitfuncs()
                 os._exit(code)
         os.close(cmd_r)
         os.close(out_w)
@@ -213,13 +222,23 @@ class ForkedFetcher:
         return [self._logs["/".join(key)] for key in self._wanted]
 
     def cancel(self) -> None:
-        """Stop the child now (a failure here, or an interrupt) and reap it."""
+        """Stop the child now (a failure here, or an interrupt) and reap it: asked to end (it
+        removes its temporary files), then killed if it has not within CANCEL_GRACE seconds."""
         self._close_commands()
         self._close_answers()
-        if self._pid:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self._pid, signal.SIGKILL)
-            self._reap()
+        if not self._pid:
+            return
+        pid, self._pid = self._pid, 0
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + CANCEL_GRACE
+        while time.monotonic() < deadline:
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                return
+            time.sleep(0.005)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
 
     def _answer(self) -> tuple[str, Any] | None:
         """The child's next answer; None once it has closed its end (or sent garbage). They are
@@ -312,6 +331,10 @@ def _serve(
     except BrokenPipeError:  # the parent is gone
         pass
     return 0
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _portable(msg: Message) -> Message:
