@@ -35,8 +35,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = [
     "ForkedFetcher",
@@ -92,6 +94,8 @@ class ThreadFetcher:
         self._requests = requests
         self._inbox: queue.SimpleQueue[Message] = queue.SimpleQueue()
         self._deliver = deliver or self._inbox.put
+        from concurrent.futures import ThreadPoolExecutor  # not needed by a reader's parent
+
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers))
         self._log_pool = ThreadPoolExecutor(max_workers=max(1, log_workers))
         self._logs: list[Future[LogResult]] = []

@@ -29,7 +29,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -377,6 +376,8 @@ class LiveSource:
         date = headers.get("Date") if headers is not None else None
         if date:
             try:
+                from email.utils import parsedate_to_datetime  # in the reader: not this process's
+
                 self._server_date = parsedate_to_datetime(date).astimezone(UTC)
             except (TypeError, ValueError):
                 self._server_date = None
