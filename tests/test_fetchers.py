@@ -267,3 +267,36 @@ def test_a_started_reader_removes_the_certificate_files_it_wrote(
         src.read()
     assert _no_child_left()
     assert list(tmp.iterdir()) == []
+
+
+def test_a_started_reader_runs_an_exec_credential_plugin(
+    sample_api: FakeApiServer, kubeconfig: str, tmp_path: Path
+) -> None:
+    """EKS/GKE-style kubeconfigs get their token from an exec plugin: the reader runs it."""
+    import yaml
+
+    plugin = tmp_path / "get-token"
+    calls = tmp_path / "calls"
+    credential = {
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "kind": "ExecCredential",
+        "status": {"token": sample_api.token, "expirationTimestamp": "2099-01-01T00:00:00Z"},
+    }
+    plugin.write_text(f"#!/bin/sh\necho run >> {calls}\ncat <<'EOF'\n{json.dumps(credential)}\nEOF\n")
+    plugin.chmod(0o755)
+    doc = yaml.safe_load(Path(kubeconfig).read_text())
+    doc["users"][0]["user"] = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": str(plugin),
+            "interactiveMode": "Never",
+        }
+    }
+    exec_kc = tmp_path / "exec-kubeconfig"
+    exec_kc.write_text(yaml.safe_dump(doc))
+    src = LiveSource(kubeconfig=str(exec_kc), fork=True)
+    src.start()
+    snap = src.read()
+    assert BACKEND in snap.logs and snap.cluster == "fake"
+    assert calls.read_text().splitlines() == ["run"]  # once, in the reader
+    assert _no_child_left()
