@@ -5,7 +5,8 @@ prints, from the same run (median of --runs):
 - the floor: a fresh python process doing stdlib `json.load` of the same file;
 - `aiops diagnose --snapshot FILE -o json` (a subprocess, like a user runs it);
 - `aiops diagnose --kubeconfig ... -A -o json` against the fake API server (tests/fakeapi.py) over
-  real HTTP, including the previous-log fetches for the crashing containers;
+  real HTTP, including the previous-log fetches for the crashing containers, and the same with
+  the in-process reader (AIOPS_LIVE_READER=threads) as its baseline;
 with wall time, CPU time (user + system of the child) and peak memory (max RSS of the child, from
 GNU time, else wait4). The fake API server runs in this process, the CLI in a child, so they use
 separate cores. Wall times on a shared machine scale with its load (printed); CPU times much less.
@@ -491,8 +492,9 @@ def generate(pods: int, events: int, seed_logs: bool = True) -> tuple[list[dict[
 GNU_TIME = "/usr/bin/time"
 
 
-def run_child(argv: list[str]) -> tuple[float, float, float]:
-    """(wall seconds, CPU seconds, max RSS MiB) of one child process.
+def run_child(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, max RSS MiB) of one child process (and its own children: the
+    live reader process).
 
     Peak memory comes from GNU time when present: a forked child's own `ru_maxrss` would start at
     this (large) process's RSS before exec.
@@ -500,7 +502,7 @@ def run_child(argv: list[str]) -> tuple[float, float, float]:
     use_time = os.path.exists(GNU_TIME)
     cmd = [GNU_TIME, "-f", "@@ %e %U %S %M", *argv] if use_time else argv
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
@@ -517,11 +519,13 @@ def run_child(argv: list[str]) -> tuple[float, float, float]:
 SPREAD: dict[str, tuple[float, float]] = {}
 
 
-def measure(argv: list[str], runs: int, label: str = "") -> tuple[float, float, float]:
+def measure(
+    argv: list[str], runs: int, label: str = "", env: dict[str, str] | None = None
+) -> tuple[float, float, float]:
     """Median wall, median CPU, max peak RSS over `runs` runs (the wall range goes to SPREAD)."""
     walls, cpus, rss = [], [], []
     for _ in range(runs):
-        w, c, m = run_child(argv)
+        w, c, m = run_child(argv, env)
         walls.append(w)
         cpus.append(c)
         rss.append(m)
@@ -599,6 +603,9 @@ def main() -> None:
             server_cpu = (time.process_time() - cpu0) / args.runs
             per_run = (len(fake.requests) - before) / args.runs
             log_calls = sum(1 for r in fake.requests[before:] if r.path.endswith("/log")) / args.runs
+            # the baseline: the same read with the in-process reader (as on macOS, or under threads)
+            threads_env = {**os.environ, "AIOPS_LIVE_READER": "threads"}
+            base_t, base_c, base_m = measure(live_argv, args.runs, "threads", threads_env)
         finally:
             fake.stop()
 
@@ -621,6 +628,10 @@ def main() -> None:
     )
     low, high = SPREAD["live"]
     print(f"{'':34}live wall over {args.runs} runs: {low:.2f}-{high:.2f} s (this machine's own spread)")
+    print(
+        f"{'  same, in-process reader':34}{base_t:7.2f}s{base_c:7.2f}s{base_m:7.0f}MiB"
+        f"   baseline: AIOPS_LIVE_READER=threads; the reader process saves {base_t - live_t:+.2f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -129,6 +129,28 @@ def _server(kubeconfig: str) -> str:
     return str(yaml.safe_load(Path(kubeconfig).read_text())["clusters"][0]["cluster"]["server"])
 
 
+def test_the_environment_can_ask_for_the_in_process_reader(
+    monkeypatch: pytest.MonkeyPatch,
+    sample_api: FakeApiServer,
+    kubeconfig: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # as in the CLI: no other thread
+    assert fetchers.can_fork() == (sys.platform == "linux")
+    monkeypatch.setenv("AIOPS_LIVE_READER", "threads")
+    assert not fetchers.can_fork()
+    monkeypatch.setenv("AIOPS_LIVE_READER", "processes")
+    with pytest.raises(InputError, match=r"\$AIOPS_LIVE_READER: expected auto or threads, not 'processes'"):
+        fetchers.can_fork()
+    from aiops.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["diagnose", "--kubeconfig", kubeconfig, "-A"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "AIOPS_LIVE_READER" in err
+
+
 def test_no_fork_while_another_thread_runs() -> None:
     assert fetchers.can_fork() == (sys.platform == "linux" and threading.active_count() == 1)
     stop = threading.Event()

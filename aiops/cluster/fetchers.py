@@ -40,10 +40,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
+from aiops.errors import InputError
+
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
 __all__ = [
+    "READER_ENV",
     "ForkedFetcher",
     "LogKey",
     "LogResult",
@@ -79,8 +82,17 @@ class ReaderGone(Exception):
     """The forked reader ended before answering everything (killed, out of memory, a bug)."""
 
 
+READER_ENV = "AIOPS_LIVE_READER"  # "auto" (default) or "threads": never fork a reader
+
+
 def can_fork() -> bool:
-    """Forking is safe here: Linux, and this is the only thread (a fork keeps only the caller)."""
+    """Forking is safe here: Linux, and this is the only thread (a fork keeps only the caller),
+    unless $AIOPS_LIVE_READER=threads asks for the in-process reader (a way out, and a baseline)."""
+    wanted = os.environ.get(READER_ENV, "auto").strip().lower() or "auto"
+    if wanted not in ("auto", "threads"):
+        raise InputError(f"${READER_ENV}: expected auto or threads, not {wanted!r}")
+    if wanted == "threads":
+        return False
     return sys.platform == "linux" and hasattr(os, "fork") and threading.active_count() == 1
 
 
