@@ -110,34 +110,16 @@ class SyncWatcher:
         return self._client
 
     def read(self, name: str) -> dict[str, Any]:
-        import urllib3
-        from kubernetes.client.exceptions import ApiException
-
-        gv, plural, default_ns = ENGINES[self.engine]
-        ns = self.namespace or default_ns
-        path = f"/apis/{gv}/namespaces/{ns}/{plural}/{name}"
-        client = self._connect()
-        try:
-            params = client.param_serialize(
-                method="GET",
-                resource_path=path,
-                header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"],
-            )
-            resp = client.call_api(*params, _request_timeout=15.0)
-            body = resp.read()
-        except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise UnreachableError(f"cluster: GET {path}: {type(exc).__name__}") from None
-        status = int(resp.status)
-        if status == 404:
-            raise InputError(f"{self.engine}: no {plural} {ns}/{name} (apply.mode is {self.engine})")
-        if status >= 300:
-            raise UnreachableError(f"cluster: GET {path}: HTTP {status}")
-        doc = json.loads(body)
-        return doc if isinstance(doc, dict) else {}
+        return self._request("GET", name)
 
     def _patch(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         """JSON merge patch of the Application/Kustomization (the only writes this adapter makes)."""
+        return self._request("PATCH", name, body)
+
+    def _request(self, method: str, name: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """GET, or merge-PATCH with `body`, of one Application/Kustomization: its JSON; a missing
+        object is an `InputError`, a forbidden write a `PolicyRefusal`, anything else failing an
+        `UnreachableError` naming the call."""
         import urllib3
         from kubernetes.client.exceptions import ApiException
 
@@ -145,31 +127,30 @@ class SyncWatcher:
         ns = self.namespace or default_ns
         path = f"/apis/{gv}/namespaces/{ns}/{plural}/{name}"
         client = self._connect()
+        patching = body is not None
         try:
             params = client.param_serialize(
-                method="PATCH",
+                method=method,
                 resource_path=path,
-                query_params=[("fieldManager", "aiops")],
-                header_params={
-                    "Accept": "application/json",
-                    "Content-Type": "application/merge-patch+json",
-                },
+                query_params=[("fieldManager", "aiops")] if patching else None,
+                header_params={"Accept": "application/json"}
+                | ({"Content-Type": "application/merge-patch+json"} if patching else {}),
                 body=body,
                 auth_settings=["BearerToken"],
             )
             resp = client.call_api(*params, _request_timeout=15.0)
             data = resp.read()
         except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise UnreachableError(f"cluster: PATCH {path}: {type(exc).__name__}") from None
+            raise UnreachableError(f"cluster: {method} {path}: {type(exc).__name__}") from None
         status = int(resp.status)
         if status == 404:
             raise InputError(f"{self.engine}: no {plural} {ns}/{name} (apply.mode is {self.engine})")
-        if status in (401, 403):
+        if patching and status in (401, 403):
             from aiops.errors import PolicyRefusal
 
             raise PolicyRefusal(f"cluster: PATCH {path}: HTTP {status} (aiops may not change {plural})")
         if status >= 300:
-            raise UnreachableError(f"cluster: PATCH {path}: HTTP {status}")
+            raise UnreachableError(f"cluster: {method} {path}: HTTP {status}")
         doc = json.loads(data)
         return doc if isinstance(doc, dict) else {}
 
