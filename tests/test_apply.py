@@ -134,6 +134,15 @@ def runtime(now: datetime = NOW, on_sleep: Callable[[float], None] | None = None
     )
 
 
+def engine_opsrepo(tmp_path: Path, mode: str) -> tuple[Path, LocalForge]:
+    """An ops repo whose policy hands applying to a GitOps engine (`apply.mode: argocd|flux`)."""
+    policy = (
+        (ROOT / ".github" / "aiops.yaml").read_text(encoding="utf-8").replace("mode: helm ", f"mode: {mode}")
+    )
+    repo = make_opsrepo(tmp_path, policy=policy)
+    return repo, LocalForge(repo)
+
+
 def propose_scale(forge: LocalForge, replicas: int, key: str = "scale-todo-deployment-todo-backend") -> int:
     text = forge.read_file(BACKEND_VALUES)
     assert text is not None
@@ -573,11 +582,7 @@ def test_argocd_mode_waits_for_the_synced_revision_and_rolls_back_through_git(
     tmp_path: Path, cluster: tuple[FakeApiServer, str], helm_log: Path, health: str
 ) -> None:
     fake, kc = cluster
-    policy = (
-        (ROOT / ".github" / "aiops.yaml").read_text(encoding="utf-8").replace("mode: helm ", "mode: argocd")
-    )
-    repo = make_opsrepo(tmp_path, policy=policy)
-    forge = LocalForge(repo)
+    repo, forge = engine_opsrepo(tmp_path, "argocd")
     before = forge.base_sha()
     fake.add(argocd_app(before))
     n = propose_scale(forge, 3)
@@ -714,11 +719,7 @@ def test_flux_mode_waits_for_the_kustomization_to_apply_the_commit(
     tmp_path: Path, cluster: tuple[FakeApiServer, str], helm_log: Path
 ) -> None:
     fake, kc = cluster
-    policy = (
-        (ROOT / ".github" / "aiops.yaml").read_text(encoding="utf-8").replace("mode: helm ", "mode: flux")
-    )
-    repo = make_opsrepo(tmp_path, policy=policy)
-    forge = LocalForge(repo)
+    repo, forge = engine_opsrepo(tmp_path, "flux")
     n = propose_scale(forge, 3)
     head = approve_gate_merge(forge, n)
 
@@ -825,11 +826,7 @@ def test_emergency_in_argocd_mode_suspends_auto_sync_and_the_merged_revert_resto
     from aiops.pipeline.emergency import emergency_rollback
 
     fake, kc = cluster
-    policy = (
-        (ROOT / ".github" / "aiops.yaml").read_text(encoding="utf-8").replace("mode: helm ", "mode: argocd")
-    )
-    repo = make_opsrepo(tmp_path, policy=policy)
-    forge = LocalForge(repo)
+    repo, forge = engine_opsrepo(tmp_path, "argocd")
     before = forge.base_sha()
     fake.add(argocd_app(before))
     n = propose_scale(forge, 3)
@@ -875,11 +872,7 @@ def test_emergency_in_flux_mode_suspends_the_kustomization_and_resume_undoes_it(
     from aiops.pipeline.emergency import emergency_rollback
 
     fake, kc = cluster
-    policy = (
-        (ROOT / ".github" / "aiops.yaml").read_text(encoding="utf-8").replace("mode: helm ", "mode: flux")
-    )
-    repo = make_opsrepo(tmp_path, policy=policy)
-    forge = LocalForge(repo)
+    repo, forge = engine_opsrepo(tmp_path, "flux")
     fake.add(
         {
             "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
